@@ -1,0 +1,221 @@
+// seqnet_bench: trains and runs one benchmark configuration with seqnet and prints ONE JSON line.
+//
+//   seqnet_bench --config emb_lstm --threads 1 --seconds 5     training and inference samples/s
+//   seqnet_bench --gemm --threads 1 --seconds 2                Eigen's SGEMM rate and the FMA peak
+//
+// The configurations are those of bench/torch_bench.py (see bench/README.md). Training runs
+// train_on_batch on synthetic batches of 64 (seeded token ids, 0/1 labels); inference runs predict on
+// batches of 256. Each phase has a short warm-up, then runs for about --seconds.
+
+#include <seqnet/seqnet.hpp>
+
+#include <Eigen/Core>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string config;
+  int threads = 1;
+  double seconds = 5.0;
+  long batch = 64;
+  long infer_batch = 256;
+  int warmup = 3;
+  unsigned long long seed = 42;
+  bool gemm = false;
+};
+
+[[noreturn]] void usage(const char* msg) {
+  std::fprintf(stderr,
+               "seqnet_bench: %s\n"
+               "usage: seqnet_bench --config NAME [--threads N] [--seconds S] [--batch B] [--infer-batch B]\n"
+               "                    [--warmup K] [--seed S]\n"
+               "       seqnet_bench --gemm [--threads N] [--seconds S]\n"
+               "configs: onehot_rnn emb_rnn emb_lstm emb_lstm2 emb_gru big_lstm big_bilstm\n",
+               msg);
+  std::exit(2);
+}
+
+long parse_long(const char* flag, const char* text, long lo) {
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || v < lo) usage((std::string(flag) + " needs an integer >= " + std::to_string(lo)).c_str());
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage((a + " needs a value").c_str());
+      return argv[++i];
+    };
+    if (a == "--config") {
+      o.config = value();
+    } else if (a == "--threads") {
+      o.threads = static_cast<int>(parse_long("--threads", value(), 1));
+    } else if (a == "--seconds") {
+      const char* t = value();
+      char* end = nullptr;
+      o.seconds = std::strtod(t, &end);
+      if (end == t || *end != '\0' || !(o.seconds > 0)) usage("--seconds needs a positive number");
+    } else if (a == "--batch") {
+      o.batch = parse_long("--batch", value(), 1);
+    } else if (a == "--infer-batch") {
+      o.infer_batch = parse_long("--infer-batch", value(), 1);
+    } else if (a == "--warmup") {
+      o.warmup = static_cast<int>(parse_long("--warmup", value(), 0));
+    } else if (a == "--seed") {
+      o.seed = static_cast<unsigned long long>(parse_long("--seed", value(), 0));
+    } else if (a == "--gemm") {
+      o.gemm = true;
+    } else if (a == "--help" || a == "-h") {
+      usage("help");
+    } else {
+      usage(("unknown argument '" + a + "'").c_str());
+    }
+  }
+  if (!o.gemm && o.config.empty()) usage("--config or --gemm is required");
+  return o;
+}
+
+double peak_rss_mb() {
+  struct rusage ru;
+  std::memset(&ru, 0, sizeof ru);
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // kilobytes on Linux
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+/// Runs step(i) `warmup` times, then until `seconds` have passed; returns calls per second and the count.
+std::pair<double, long> timed_loop(const std::function<void(long)>& step, int warmup, double seconds) {
+  for (int i = 0; i < warmup; ++i) step(i);
+  long n = 0;
+  const auto t0 = Clock::now();
+  double elapsed = 0;
+  do {
+    step(n++);
+    elapsed = seconds_since(t0);
+  } while (elapsed < seconds);
+  return {static_cast<double>(n) / elapsed, n};
+}
+
+// ---- --gemm: the machine's reference rates ---------------------------------------------------------
+
+/// C = A B with the columns of B and C split over `threads` std::threads (Eigen itself is built without
+/// OpenMP here, so each block is a single-threaded Eigen GEMM). Returns GFLOP/s.
+double gemm_rate(Eigen::Index m, Eigen::Index k, Eigen::Index n, int threads, double seconds) {
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
+  const Mat A = Mat::Random(m, k), B = Mat::Random(k, n);
+  Mat C = Mat::Zero(m, n);
+  auto run = [&](long) {
+    if (threads == 1) {
+      C.noalias() = A * B;
+      return;
+    }
+    std::vector<std::thread> pool;
+    const Eigen::Index per = (n + threads - 1) / threads;
+    for (int t = 0; t < threads; ++t) {
+      const Eigen::Index c0 = std::min(n, t * per), c1 = std::min(n, c0 + per);
+      if (c1 > c0) pool.emplace_back([&, c0, c1] { C.middleCols(c0, c1 - c0).noalias() = A * B.middleCols(c0, c1 - c0); });
+    }
+    for (auto& th : pool) th.join();
+  };
+  // The best of 5 blocks: the machine is shared, and this is a reference for what Eigen can reach.
+  double best = 0;
+  for (int blk = 0; blk < 5; ++blk) best = std::max(best, timed_loop(run, blk == 0 ? 2 : 0, seconds / 5).first);
+  volatile float sink = C(0, 0);
+  (void)sink;
+  return best * 2.0 * static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) * 1e-9;
+}
+
+double fma_rate(int threads, double seconds) {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  constexpr int kAcc = 12;
+  constexpr long kInner = 1L << 20;
+  const int lanes = Eigen::internal::packet_traits<float>::size;
+  auto worker = [&](long& iters, float& out) {
+    Packet acc[kAcc];
+    for (int j = 0; j < kAcc; ++j) acc[j] = Eigen::internal::pset1<Packet>(0.001f * static_cast<float>(j));
+    const Packet mul = Eigen::internal::pset1<Packet>(0.999999f), add = Eigen::internal::pset1<Packet>(1e-7f);
+    const auto t0 = Clock::now();
+    iters = 0;
+    do {
+      for (long i = 0; i < kInner; ++i)
+        for (int j = 0; j < kAcc; ++j) acc[j] = Eigen::internal::pmadd(acc[j], mul, add);
+      iters += kInner;
+    } while (seconds_since(t0) < seconds);
+    float s = 0;
+    for (int j = 0; j < kAcc; ++j) s += Eigen::internal::predux(acc[j]);
+    out = s;
+  };
+  std::vector<long> iters(static_cast<std::size_t>(threads));
+  std::vector<float> outs(static_cast<std::size_t>(threads));
+  const auto t0 = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker, std::ref(iters[static_cast<std::size_t>(t)]), std::ref(outs[static_cast<std::size_t>(t)]));
+  for (auto& th : pool) th.join();
+  const double elapsed = seconds_since(t0);
+  double flops = 0;
+  for (long it : iters) flops += static_cast<double>(it) * kAcc * lanes * 2.0;
+  volatile float sink = outs[0];
+  (void)sink;
+  return flops / elapsed * 1e-9;
+}
+
+/// Multiply-add throughput of the widest SIMD packet Eigen uses with the current flags (AVX-512 with
+/// -march=native here), 12 independent accumulators per thread (more than FMA latency x throughput).
+/// Returns GFLOP/s over all threads, the best of 5 blocks.
+double fma_peak(int threads, double seconds) {
+  double best = 0;
+  for (int blk = 0; blk < 5; ++blk) best = std::max(best, fma_rate(threads, seconds / 5));
+  return best;
+}
+
+int run_gemm(const Options& o) {
+  const double s = o.seconds;
+  const double g1024 = gemm_rate(1024, 1024, 1024, o.threads, s);
+  // The shapes of big_lstm: the recurrent product of one step (B x H times H x 4H, B = 64 split over the
+  // threads) and the input projection of all 200 steps at once ((T*B) x D times D x 4H).
+  const double gstep = gemm_rate(64 / o.threads, 128, 512, 1, s);
+  const double gproj = gemm_rate(200 * 64, 128, 512, o.threads, s);
+  const double peak = fma_peak(o.threads, s);
+  std::printf(
+      "{\"framework\": \"eigen\", \"mode\": \"gemm\", \"threads\": %d, \"eigen_version\": \"%d.%d.%d\", "
+      "\"simd\": \"%s\", \"packet_floats\": %d, \"gemm_1024_gflops\": %.2f, \"gemm_step_gflops\": %.2f, "
+      "\"gemm_step_shape\": \"%dx128x512\", \"gemm_proj_gflops\": %.2f, \"gemm_proj_shape\": \"12800x128x512\", "
+      "\"fma_peak_gflops\": %.2f, \"peak_rss_mb\": %.1f}\n",
+      o.threads, EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
+      Eigen::internal::packet_traits<float>::size, g1024, gstep, 64 / o.threads,
+      gproj, peak, peak_rss_mb());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  try {
+    if (o.gemm) return run_gemm(o);
+    usage("model configurations need the recurrent layers and Sequential");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "seqnet_bench: %s\n", e.what());
+    return 1;
+  }
+}
