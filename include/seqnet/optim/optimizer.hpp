@@ -1,0 +1,114 @@
+#pragma once
+/// \file
+/// Optimizer<T>: the interface of SGD, RMSprop and Adam.
+///
+/// An optimizer is bound ONCE to the length n of the flat parameter array of a model (bind(n)); its state
+/// (moments, velocities) is flat arrays of n values indexed like the parameters. step(values, grads) updates
+/// all n values with one pass of flat loops and advances the step counter ONCE, so Adam's bias correction
+/// counts optimizer steps, not parameter tensors.
+///
+///   bind(n)             state := zeros(n), iterations := 0
+///   step(w, g)          t := iterations + 1; do_step(w, g, n, t); iterations := t
+///
+/// The public functions are non-virtual and check their arguments; subclasses implement do_bind and do_step.
+
+#include "seqnet/core/config.hpp"
+#include "seqnet/core/error.hpp"
+#include "seqnet/core/types.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace seqnet {
+
+template <typename T>
+class Optimizer {
+  static_assert(std::is_floating_point<T>::value, "seqnet: the scalar type must be float or double");
+
+ public:
+  virtual ~Optimizer() = default;
+
+  /// Keras' class name: "SGD", "RMSprop" or "Adam".
+  virtual std::string name() const = 0;
+  /// Every hyper-parameter (learning_rate first), enough to recreate the optimizer.
+  virtual Config config() const = 0;
+  /// A new optimizer with the same settings (including the current learning rate) and fresh, unbound state.
+  virtual std::unique_ptr<Optimizer<T>> clone() const = 0;
+
+  /// Sizes the state for n values (all zeros) and resets the step counter.
+  void bind(Index n) {
+    if (n < 0) throw InvalidArgument(name() + ": cannot bind to " + std::to_string(n) + " values");
+    do_bind(n);
+    size_ = n;
+    iterations_ = 0;
+    bound_ = true;
+  }
+
+  /// Updates all size() values from their gradients; the step counter advances once.
+  void step(T* values, const T* grads) {
+    if (!bound_) throw StateError(name() + ": step() called before bind()");
+    if (size_ > 0 && (values == nullptr || grads == nullptr))
+      throw InvalidArgument(name() + ": step() needs non-null value and gradient arrays");
+    const Index t = iterations_ + 1;
+    do_step(values, grads, size_, t);
+    iterations_ = t;
+  }
+
+  /// Steps taken since bind().
+  Index iterations() const { return iterations_; }
+  /// Number of values the optimizer is bound to (0 before bind()).
+  Index size() const { return size_; }
+  bool bound() const { return bound_; }
+
+  double learning_rate() const { return learning_rate_; }
+  /// Changes the learning rate (for schedules); it must be finite and > 0.
+  void set_learning_rate(double lr) {
+    check_positive(name(), "learning_rate", lr);
+    learning_rate_ = lr;
+  }
+
+ protected:
+  explicit Optimizer(double learning_rate) : learning_rate_(learning_rate) {}
+  Optimizer(const Optimizer&) = default;
+  Optimizer& operator=(const Optimizer&) = default;
+
+  /// Sizes the state arrays for n values, filled with zeros.
+  virtual void do_bind(Index n) = 0;
+  /// Updates values[0, n) from grads[0, n); t is the 1-based number of this step.
+  virtual void do_step(T* values, const T* grads, Index n, Index t) = 0;
+
+  // Argument checks shared by the optimizers; `who` is the optimizer's name.
+  static void check_positive(const std::string& who, const char* what, double v) {
+    if (!(std::isfinite(v) && v > 0.0))
+      throw InvalidArgument(who + ": " + what + " must be finite and > 0, got " + fmt(v));
+  }
+  static void check_unit_interval(const std::string& who, const char* what, double v) {
+    if (!(v >= 0.0 && v < 1.0)) throw InvalidArgument(who + ": " + what + " must be in [0, 1), got " + fmt(v));
+  }
+  static void check_non_negative(const std::string& who, const char* what, double v) {
+    if (!(std::isfinite(v) && v >= 0.0))
+      throw InvalidArgument(who + ": " + what + " must be finite and >= 0, got " + fmt(v));
+  }
+  static std::string fmt(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+  }
+
+ private:
+  double learning_rate_;
+  Index size_ = 0;
+  Index iterations_ = 0;
+  bool bound_ = false;
+};
+
+namespace detail {
+/// Length of the blocks the optimizers stream through: small enough that a block of every state array
+/// stays in L1 while several Eigen statements pass over it.
+constexpr Index kOptimizerBlock = 1024;
+}  // namespace detail
+
+}  // namespace seqnet

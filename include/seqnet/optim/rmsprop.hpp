@@ -1,0 +1,116 @@
+#pragma once
+/// \file
+/// RMSprop with the formulas of TensorFlow's ApplyRMSProp / ApplyCenteredRMSProp kernels, which are also
+/// Keras 3's (keras.optimizers.RMSprop): epsilon is INSIDE the square root.
+///
+/// Per value w with gradient g (state, n values each, zero at bind: ms always; mom when momentum > 0;
+/// mg when centered):
+///   ms  = rho ms + (1 - rho) g^2
+///   mg  = rho mg + (1 - rho) g                    (centered only)
+///   d   = ms + eps            (centered: d = ms - mg^2 + eps)
+///   inc = lr g / sqrt(d)
+///   momentum = 0:  w -= inc
+///   momentum > 0:  mom = momentum mom + inc;  w -= mom
+/// Defaults (Keras): lr 0.001, rho 0.9, eps 1e-7, momentum 0, centered false.
+///
+/// Note: tf.keras 2 (optimizer_v2) without momentum used w -= lr g / (sqrt(ms) + eps) instead; the two agree
+/// to within eps / sqrt(ms) relative, negligible once ms >> eps.
+
+#include "seqnet/optim/optimizer.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace seqnet {
+
+struct RMSpropOptions {
+  double learning_rate = 0.001;
+  double rho = 0.9;
+  double epsilon = 1e-7;
+  double momentum = 0.0;
+  bool centered = false;
+};
+
+template <typename T>
+class RMSprop final : public Optimizer<T> {
+ public:
+  explicit RMSprop(RMSpropOptions options = {}) : Optimizer<T>(options.learning_rate), opt_(options) {
+    this->check_positive("RMSprop", "learning_rate", opt_.learning_rate);
+    this->check_unit_interval("RMSprop", "rho", opt_.rho);
+    this->check_positive("RMSprop", "epsilon", opt_.epsilon);
+    this->check_non_negative("RMSprop", "momentum", opt_.momentum);
+  }
+
+  std::string name() const override { return "RMSprop"; }
+  Config config() const override {
+    Config c;
+    c.set("learning_rate", this->learning_rate());
+    c.set("rho", opt_.rho);
+    c.set("epsilon", opt_.epsilon);
+    c.set("momentum", opt_.momentum);
+    c.set("centered", opt_.centered);
+    return c;
+  }
+  static std::unique_ptr<Optimizer<T>> from_config(const Config& c) {
+    return std::make_unique<RMSprop<T>>(RMSpropOptions{c.get_double("learning_rate"), c.get_double("rho"),
+                                                       c.get_double("epsilon"), c.get_double("momentum"),
+                                                       c.get_bool("centered")});
+  }
+  std::unique_ptr<Optimizer<T>> clone() const override {
+    RMSpropOptions o = opt_;
+    o.learning_rate = this->learning_rate();
+    return std::make_unique<RMSprop<T>>(o);
+  }
+
+  const RMSpropOptions& options() const { return opt_; }
+  /// The moving average of g^2.
+  const std::vector<T>& mean_square() const { return ms_; }
+
+ protected:
+  void do_bind(Index n) override {
+    const auto sz = static_cast<std::size_t>(n);
+    ms_.assign(sz, T(0));
+    mom_.assign(opt_.momentum > 0.0 ? sz : 0, T(0));
+    mg_.assign(opt_.centered ? sz : 0, T(0));
+  }
+
+  // Eigen array expressions over blocks: std::sqrt in a plain loop is not vectorised by GCC unless
+  // -fno-math-errno, while Eigen's packet sqrt is, whatever the user's flags.
+  void do_step(T* values, const T* grads, Index n, Index) override {
+    using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    const T lr = static_cast<T>(this->learning_rate());
+    const T rho = static_cast<T>(opt_.rho), one_minus_rho = static_cast<T>(1.0 - opt_.rho);
+    const T eps = static_cast<T>(opt_.epsilon), momentum = static_cast<T>(opt_.momentum);
+    const bool use_mom = opt_.momentum > 0.0;
+    for (Index s = 0; s < n; s += detail::kOptimizerBlock) {
+      const Index len = std::min(detail::kOptimizerBlock, n - s);
+      Arr w(values + s, len), ms(ms_.data() + s, len);
+      CArr g(grads + s, len);
+      ms = rho * ms + one_minus_rho * g.square();  // ms = rho ms + (1-rho) g^2
+      if (opt_.centered) {
+        Arr mg(mg_.data() + s, len);
+        mg = rho * mg + one_minus_rho * g;  // mg = rho mg + (1-rho) g
+        if (use_mom) {
+          Arr mom(mom_.data() + s, len);
+          mom = momentum * mom + lr * g / (ms - mg.square() + eps).sqrt();  // mom = m mom + lr g / sqrt(ms - mg^2 + eps)
+          w -= mom;
+        } else {
+          w -= lr * g / (ms - mg.square() + eps).sqrt();  // w -= lr g / sqrt(ms - mg^2 + eps)
+        }
+      } else if (use_mom) {
+        Arr mom(mom_.data() + s, len);
+        mom = momentum * mom + lr * g / (ms + eps).sqrt();  // mom = m mom + lr g / sqrt(ms + eps)
+        w -= mom;
+      } else {
+        w -= lr * g / (ms + eps).sqrt();  // w -= lr g / sqrt(ms + eps)
+      }
+    }
+  }
+
+ private:
+  RMSpropOptions opt_;
+  std::vector<T> ms_, mom_, mg_;
+};
+
+}  // namespace seqnet
