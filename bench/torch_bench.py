@@ -108,6 +108,16 @@ def rss_now_mb():
         return 0.0
 
 
+def blas_library():
+    """The BLAS shared library this process mapped (PyTorch's Debian build calls the system libblas.so.3)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({ln.split()[-1] for ln in f if "blas" in ln.split()[-1].rsplit("/", 1)[-1]})
+        return ", ".join(libs) or "none"
+    except OSError:
+        return "unknown"
+
+
 def timed_loop(step, batch, seconds, warmup):
     for i in range(warmup):
         step(i)
@@ -188,6 +198,7 @@ def main(argv):
         "infer_batches": infer_steps,
         "peak_rss_mb": round(peak_mb, 1),
         "start_rss_mb": round(start_rss, 1),
+        "blas": blas_library(),
     }))
     return 0
 
