@@ -40,8 +40,8 @@ double global_norm(const T* g, Index n) {
   // Four independent double accumulators: exact enough for millions of values, and the compiler may
   // vectorise them (one accumulator would serialise the additions).
   double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  Index i = 0;
-  for (; i + 4 <= n; i += 4) {
+  const Index n4 = n - n % 4;
+  for (Index i = 0; i < n4; i += 4) {
     const double a0 = static_cast<double>(g[i]), a1 = static_cast<double>(g[i + 1]);
     const double a2 = static_cast<double>(g[i + 2]), a3 = static_cast<double>(g[i + 3]);
     s0 += a0 * a0;
@@ -49,7 +49,7 @@ double global_norm(const T* g, Index n) {
     s2 += a2 * a2;
     s3 += a3 * a3;
   }
-  for (; i < n; ++i) s0 += static_cast<double>(g[i]) * static_cast<double>(g[i]);
+  for (Index i = n4; i < n; ++i) s0 += static_cast<double>(g[i]) * static_cast<double>(g[i]);
   return std::sqrt((s0 + s1) + (s2 + s3));
 }
 

@@ -13,8 +13,8 @@
 ///   momentum > 0:  mom = momentum mom + inc;  w -= mom
 /// Defaults (Keras): lr 0.001, rho 0.9, eps 1e-7, momentum 0, centered false.
 ///
-/// Note: tf.keras 2 (optimizer_v2) without momentum used w -= lr g / (sqrt(ms) + eps) instead; the two agree
-/// to within eps / sqrt(ms) relative, negligible once ms >> eps.
+/// Note: tf.keras 2 (optimizer_v2) without momentum used w -= lr g / (sqrt(ms) + eps) instead; the steps differ
+/// by the factor sqrt(ms) / sqrt(ms + eps), close to 1 once ms >> eps but small for tiny gradients.
 
 #include "seqnet/optim/optimizer.hpp"
 
