@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <seqnet/optim/clip.hpp>
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -15,6 +16,14 @@ TEST_CASE("Clip: global norm by hand", "[clip]") {
   // Accumulated in double: squares that overflow float still give the right norm.
   const std::vector<float> big = {3e20f, 4e20f};
   CHECK(global_norm(big.data(), 2) == Approx(5e20).epsilon(1e-6));
+  // Even squares that overflow double give the right norm, so finite gradients are always clipped.
+  std::vector<double> huge = {3e200, -4e200};
+  CHECK(global_norm(huge.data(), 2) == Approx(5e200).epsilon(1e-12));
+  clip_by_global_norm(huge.data(), 2, 1.0);
+  CHECK(huge[0] == Approx(0.6).epsilon(1e-12));
+  CHECK(huge[1] == Approx(-0.8).epsilon(1e-12));
+  const std::vector<double> with_nan = {1e200, std::numeric_limits<double>::quiet_NaN()};
+  CHECK(std::isnan(global_norm(with_nan.data(), 2)));
 }
 
 TEST_CASE("Clip: by global norm rescales only above the limit", "[clip]") {

@@ -2,7 +2,7 @@
 /// \file
 /// Gradient clipping on the flat gradient array of a model (Keras' global_clipnorm and clipvalue).
 ///
-///   global_norm(g)            ||g||_2 = sqrt(sum_i g_i^2)   (accumulated in double)
+///   global_norm(g)            ||g||_2 = sqrt(sum_i g_i^2)   (accumulated in double, rescaled if the squares overflow)
 ///   clip_by_global_norm(g, c) g *= c / max(||g||, c)         (tf.clip_by_global_norm; no-op when ||g|| <= c)
 ///   clip_by_value(g, c)       g_i = min(max(g_i, -c), c)
 ///
@@ -50,7 +50,22 @@ double global_norm(const T* g, Index n) {
     s3 += a3 * a3;
   }
   for (Index i = n4; i < n; ++i) s0 += static_cast<double>(g[i]) * static_cast<double>(g[i]);
-  return std::sqrt((s0 + s1) + (s2 + s3));
+  const double sum = (s0 + s1) + (s2 + s3);
+  if (std::isfinite(sum)) return std::sqrt(sum);
+  // The squares overflowed (double gradients above ~1e154) or a value is not finite: rescale by the largest
+  // magnitude, so finite gradients always have a finite norm (unless the norm itself exceeds DBL_MAX).
+  double big = 0.0;
+  for (Index i = 0; i < n; ++i) {
+    const double a = std::abs(static_cast<double>(g[i]));
+    if (!(a <= big)) big = a;  // also picks up NaN and infinity
+  }
+  if (!std::isfinite(big)) return big;
+  double scaled = 0.0;
+  for (Index i = 0; i < n; ++i) {
+    const double a = static_cast<double>(g[i]) / big;
+    scaled += a * a;
+  }
+  return big * std::sqrt(scaled);
 }
 
 /// Rescales g so that its global norm is at most max_norm (g *= max_norm / norm when norm > max_norm).
