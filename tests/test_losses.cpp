@@ -272,3 +272,23 @@ TEST_CASE("Losses: labels that do not fit are refused with a clear message", "[l
   ok << 0, 1, 1;
   CHECK_NOTHROW(check_labels(LossKind::SparseCategoricalCrossentropy, ok, 3, 2, ""));
 }
+
+TEST_CASE("Losses: float results agree with double", "[losses]") {
+  const Mat z = random_matrix(6, 4, -3, 3, 31), y = random_matrix(6, 4, 0, 1, 32);
+  const Mat p = softmax_rows(z);
+  const Matrix<float> zf = z.cast<float>(), yf = y.cast<float>(), pf = p.cast<float>();
+  for (LossKind k : {LossKind::BinaryCrossentropy, LossKind::CategoricalCrossentropy, LossKind::MeanSquaredError}) {
+    Mat d;
+    Matrix<float> df;
+    const double ld = loss_forward_backward(k, p, y, 0.5, &d);
+    const double lf = loss_forward_backward(k, pf, yf, 0.5, &df);
+    INFO(to_string(k));
+    CHECK(lf == Approx(ld).epsilon(1e-5));
+    CHECK((df.cast<double>() - d).cwiseAbs().maxCoeff() < 1e-4 * std::max(1.0, d.cwiseAbs().maxCoeff()));
+    if (k == LossKind::MeanSquaredError) continue;
+    const double gd = loss_from_logits(k, z, y, 0.5, &d);
+    const double gf = loss_from_logits(k, zf, yf, 0.5, &df);
+    CHECK(gf == Approx(gd).epsilon(1e-5));
+    CHECK((df.cast<double>() - d).cwiseAbs().maxCoeff() < 1e-6);
+  }
+}
