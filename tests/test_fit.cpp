@@ -1,0 +1,396 @@
+#include <catch2/catch.hpp>
+#include <seqnet/model/sequential.hpp>
+#include <seqnet/optim/adam.hpp>
+#include <seqnet/optim/rmsprop.hpp>
+#include <seqnet/optim/sgd.hpp>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+
+using namespace seqnet;
+
+namespace {
+
+// Identity layer that turns its output into NaN on the k-th training forward (1-based): a way to make a
+// batch loss non-finite at a chosen step.
+template <typename T>
+class PoisonAt final : public Layer<T> {
+ public:
+  explicit PoisonAt(int at) : at_(at) {}
+  std::string type_name() const override { return "PoisonAt"; }
+  std::string default_name() const override { return "poison_at"; }
+  Config config() const override { return Config().set("at", at_); }
+  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<PoisonAt<T>>(at_); }
+  int calls() const { return calls_; }
+
+ protected:
+  Shape do_build(const Shape& in) override { return in; }
+  void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng*) override {
+    y.values = x.values;
+    y.mask = x.mask;
+    if (mode == Mode::Train && ++calls_ == at_) y.values.setConstant(std::numeric_limits<T>::quiet_NaN());
+  }
+  void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>& dx) override { dx.values = dy.values; }
+
+ private:
+  int at_;
+  int calls_ = 0;
+};
+
+// n samples of 4 features in [-1, 1]; label 1 when x0 + x1 - x2 > 0.1 x3 (a linearly separable rule).
+void separable(Index n, std::uint64_t seed, Tensor<double>& x, Tensor<double>& y) {
+  Rng r(seed);
+  x = Tensor<double>({n, 4});
+  y = Tensor<double>({n});
+  for (Index i = 0; i < n; ++i) {
+    for (Index j = 0; j < 4; ++j) x(i, j) = r.uniform(-1.0, 1.0);
+    y(i) = x(i, 0) + x(i, 1) - x(i, 2) > 0.1 * x(i, 3) ? 1.0 : 0.0;
+  }
+}
+
+Sequential<double> mlp(std::uint64_t seed, int threads = 1) {
+  Sequential<double> m(SequentialOptions{seed, threads});
+  m.add(Dense<double>(8, Activation::Tanh));
+  m.add(Dense<double>(1, Activation::Sigmoid));
+  m.build(Shape::vector(4));
+  return m;
+}
+
+FitOptions<double> quiet(int epochs, Index batch) {
+  FitOptions<double> o;
+  o.epochs = epochs;
+  o.batch_size = batch;
+  o.verbose = Verbosity::Silent;
+  o.out = nullptr;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("fit: one SGD step by hand on sigmoid + binary cross-entropy (fused)", "[fit]") {
+  Sequential<double> m;
+  m.add(Dense<double>(1, Activation::Sigmoid));
+  m.build(Shape::vector(2));
+  m.set_weights({0.5, -0.25, 0.1});  // kernel (2x1), bias
+  m.compile(LossKind::BinaryCrossentropy, SGD<double>(SGDOptions{0.5}), {Metric::BinaryAccuracy});
+  CHECK(m.fused_loss());
+  const Tensor<double> x({2, 2}, std::vector<double>{1, 2, -1, 0.5}), y({2}, std::vector<double>{1, 0});
+  // z = (0.1, -0.525); L = (-log s(0.1) - log(1 - s(-0.525))) / 2; dz = (s(z) - y) / 2; w -= 0.5 x^T dz.
+  const double loss = m.train_on_batch(x, y);
+  CHECK(loss == Approx(0.5545542073732821).epsilon(1e-12));
+  CHECK(m.values()[0] == Approx(0.7116761560564234).epsilon(1e-12));
+  CHECK(m.values()[1] == Approx(-0.05895007020254922).epsilon(1e-12));
+  CHECK(m.values()[2] == Approx(0.12583425020410655).epsilon(1e-12));
+  CHECK(m.optimizer().iterations() == 1);
+  CHECK(m.step_status() == StepStatus::Ok);
+}
+
+TEST_CASE("fit: one SGD step by hand on a linear output with mean squared error", "[fit]") {
+  Sequential<double> m;
+  m.add(Dense<double>(1));
+  m.build(Shape::vector(2));
+  m.set_weights({0.5, -0.25, 0.1});
+  m.compile(LossKind::MeanSquaredError, SGD<double>(SGDOptions{0.5}));
+  CHECK_FALSE(m.fused_loss());
+  const Tensor<double> x({2, 2}, std::vector<double>{1, 2, -1, 0.5}), y({2, 1}, std::vector<double>{1, 0});
+  // z = (0.1, -0.525); L = ((0.1 - 1)^2 + 0.525^2) / 2; dz = 2 (z - y) / 2.
+  CHECK(m.train_on_batch(x, y) == Approx(0.5428125).epsilon(1e-12));
+  CHECK(m.values()[0] == Approx(0.6875).epsilon(1e-12));
+  CHECK(m.values()[1] == Approx(0.78125).epsilon(1e-12));
+  CHECK(m.values()[2] == Approx(0.8125).epsilon(1e-12));
+}
+
+TEST_CASE("fit: a small network learns a separable problem", "[fit][learning]") {
+  Tensor<double> x, y, tx, ty;
+  separable(600, 1, x, y);
+  separable(300, 2, tx, ty);
+  Sequential<double> m = mlp(5);
+  m.compile(LossKind::BinaryCrossentropy, Adam<double>(AdamOptions{0.01}), {Metric::BinaryAccuracy});
+  const double before = m.evaluate(tx, ty).get("accuracy");
+  FitOptions<double> o = quiet(40, 32);
+  o.validation_split = 0.2;
+  const History h = m.fit(x, y, o);
+  REQUIRE(h.size() == 40);
+  CHECK(h.reason == StopReason::Completed);
+  CHECK(h.stopped_epoch == -1);
+  CHECK(h.keys() == std::vector<std::string>{"loss", "accuracy", "val_loss", "val_accuracy"});
+  CHECK(h.series("loss").back() < 0.5 * h.series("loss").front());
+  const EvalResult r = m.evaluate(tx, ty);
+  CHECK(before < 0.8);
+  CHECK(r.get("accuracy") > 0.95);
+  CHECK(h.epochs.back().get("val_accuracy") > 0.93);
+  // predict agrees with evaluate's accuracy.
+  const Tensor<double> p = m.predict(tx);
+  REQUIRE(p.shape() == std::vector<Index>{300, 1});
+  double correct = 0;
+  for (Index i = 0; i < 300; ++i) correct += ((p(i, 0) > 0.5) == (ty(i) > 0.5)) ? 1 : 0;
+  CHECK(correct / 300 == Approx(r.get("accuracy")));
+}
+
+TEST_CASE("fit: softmax with sparse and one-hot labels learns and reports accuracy", "[fit][learning]") {
+  // Three classes: argmax of the first three features.
+  Rng r(3);
+  const Index n = 300;
+  Tensor<double> x({n, 4}), ys({n}), yc({n, 3}, 0.0);
+  for (Index i = 0; i < n; ++i) {
+    Index best = 0;
+    for (Index j = 0; j < 4; ++j) x(i, j) = r.uniform(-1, 1);
+    for (Index j = 1; j < 3; ++j)
+      if (x(i, j) > x(i, best)) best = j;
+    ys(i) = static_cast<double>(best);
+    yc(i, best) = 1.0;
+  }
+  for (LossKind k : {LossKind::SparseCategoricalCrossentropy, LossKind::CategoricalCrossentropy}) {
+    Sequential<double> m(SequentialOptions{11});
+    m.add(Dense<double>(16, Activation::Relu));
+    m.add(Dense<double>(3, Activation::Softmax));
+    m.build(Shape::vector(4));
+    m.compile(k, Adam<double>(AdamOptions{0.02}), {accuracy_for(k)});
+    CHECK(m.fused_loss());
+    const Tensor<double>& y = k == LossKind::SparseCategoricalCrossentropy ? ys : yc;
+    m.fit(x, y, quiet(60, 32));
+    CHECK(m.evaluate(x, y).get("accuracy") > 0.9);
+  }
+}
+
+TEST_CASE("fit: two threads give the one-thread gradient", "[fit][threads]") {
+  Tensor<double> x, y;
+  separable(37, 4, x, y);  // odd size: uneven slices
+  Sequential<double> one = mlp(9, 1), two = mlp(9, 2), three = mlp(9, 1);
+  three.set_threads(3);
+  for (Sequential<double>* m : {&one, &two, &three}) m->compile(LossKind::BinaryCrossentropy, SGD<double>(), {Metric::BinaryAccuracy});
+  const double l1 = one.compute_gradients(x, y);
+  const double l2 = two.compute_gradients(x, y);
+  const double l3 = three.compute_gradients(x, y);
+  CHECK(l2 == Approx(l1).epsilon(1e-12));
+  CHECK(l3 == Approx(l1).epsilon(1e-12));
+  double worst = 0;
+  for (Index i = 0; i < one.num_params(); ++i) {
+    worst = std::max(worst, std::abs(one.gradients()[i] - two.gradients()[i]));
+    worst = std::max(worst, std::abs(one.gradients()[i] - three.gradients()[i]));
+  }
+  CHECK(worst < 1e-12);
+  CHECK(Eigen::Map<const Vector<double>>(one.gradients(), one.num_params()).norm() > 1e-3);
+  // Inference splits the batch too, with the same results.
+  const Tensor<double> p1 = one.predict(x, 10), p2 = two.predict(x, 10);
+  for (Index i = 0; i < x.dim(0); ++i) CHECK(p2(i, 0) == Approx(p1(i, 0)).epsilon(1e-14));
+  CHECK(two.evaluate(x, y, 8).loss == Approx(one.evaluate(x, y, 8).loss).epsilon(1e-12));
+  // And training on two threads follows the one-thread run.
+  one.fit(x, y, quiet(3, 8));
+  two.fit(x, y, quiet(3, 8));
+  for (Index i = 0; i < one.num_params(); ++i) CHECK(two.values()[i] == Approx(one.values()[i]).epsilon(1e-10));
+}
+
+TEST_CASE("fit: the same seed gives bit-identical weights, another seed different ones", "[fit][determinism]") {
+  Tensor<double> x, y;
+  separable(100, 6, x, y);
+  auto train = [&](std::uint64_t seed) {
+    Sequential<double> m = mlp(seed);
+    m.compile(LossKind::BinaryCrossentropy, RMSprop<double>(RMSpropOptions{0.01}), {Metric::BinaryAccuracy});
+    FitOptions<double> o = quiet(3, 16);
+    o.validation_split = 0.25;
+    m.fit(x, y, o);
+    return m.get_weights();
+  };
+  const std::vector<double> a = train(21), b = train(21), c = train(22);
+  CHECK(a == b);
+  CHECK(a != c);
+}
+
+TEST_CASE("fit: shuffling is seeded and changes the result", "[fit][determinism]") {
+  Tensor<double> x, y;
+  separable(64, 8, x, y);
+  auto train = [&](bool shuffle) {
+    Sequential<double> m = mlp(1);
+    m.compile(LossKind::BinaryCrossentropy, SGD<double>(SGDOptions{0.1}));
+    FitOptions<double> o = quiet(2, 8);
+    o.shuffle = shuffle;
+    m.fit(x, y, o);
+    return m.get_weights();
+  };
+  CHECK(train(true) == train(true));
+  CHECK(train(true) != train(false));
+}
+
+TEST_CASE("fit: a NaN loss stops training and keeps the last finite weights", "[fit][nan]") {
+  Tensor<double> x, y;
+  separable(40, 12, x, y);
+  auto make = [](int poison_at) {
+    Sequential<double> m(SequentialOptions{4});
+    m.add(Dense<double>(3, Activation::Tanh));
+    m.add(PoisonAt<double>(poison_at));
+    m.add(Dense<double>(1, Activation::Sigmoid));
+    m.build(Shape::vector(4));
+    m.compile(LossKind::BinaryCrossentropy, SGD<double>(SGDOptions{0.1}), {Metric::BinaryAccuracy});
+    return m;
+  };
+  // Batches of 10, no shuffling: the 7th step is epoch 2, batch 3.
+  Sequential<double> m = make(7);
+  std::ostringstream out;
+  FitOptions<double> o = quiet(5, 10);
+  o.shuffle = false;
+  o.out = &out;
+  const History h = m.fit(x, y, o);
+  CHECK(h.reason == StopReason::NonFiniteLoss);
+  CHECK(h.stopped_epoch == 1);
+  CHECK(h.stopped_batch == 2);
+  CHECK(h.size() == 1);  // only epoch 1 finished
+  CHECK(h.stop_reason.find("Epoch 2, batch 3: invalid loss nan") != std::string::npos);
+  CHECK(out.str().find("invalid loss nan, terminating training") != std::string::npos);
+  CHECK(m.optimizer().iterations() == 6);
+  // The same six steps by hand give the same weights.
+  Sequential<double> ref = make(1000);
+  for (int s = 0; s < 6; ++s) {
+    const Index b0 = (s % 4) * 10;
+    ref.train_on_batch(x.slice(b0, b0 + 10), y.slice(b0, b0 + 10));
+  }
+  CHECK(m.get_weights() == ref.get_weights());
+  // train_on_batch reports a NaN loss without stepping or throwing.
+  Sequential<double> t = make(1);
+  const std::vector<double> w0 = t.get_weights();
+  CHECK(std::isnan(t.train_on_batch(x, y)));
+  CHECK(t.step_status() == StepStatus::NonFiniteLoss);
+  CHECK(t.get_weights() == w0);
+  CHECK(t.optimizer().iterations() == 0);
+}
+
+TEST_CASE("fit: a diverging learning rate stops training with finite weights", "[fit][nan]") {
+  Tensor<float> x({8, 1}), y({8, 1});
+  for (Index i = 0; i < 8; ++i) {
+    x(i, 0) = static_cast<float>(i + 1);
+    y(i, 0) = static_cast<float>(3 * i);
+  }
+  Sequential<float> m;
+  m.add(Dense<float>(1));
+  m.build(Shape::vector(1));
+  m.compile(LossKind::MeanSquaredError, SGD<float>(SGDOptions{1e15}));
+  FitOptions<float> o;
+  o.epochs = 50;
+  o.batch_size = 8;
+  o.verbose = Verbosity::Silent;
+  std::ostringstream out;
+  o.out = &out;
+  const History h = m.fit(x, y, o);
+  CHECK(h.reason == StopReason::NonFiniteWeights);  // float overflow in the update: the step is undone
+  CHECK(h.stopped_epoch >= 0);
+  CHECK_FALSE(out.str().empty());
+  for (Index i = 0; i < m.num_params(); ++i) CHECK(std::isfinite(m.values()[i]));
+}
+
+TEST_CASE("fit: bad data and settings are refused up front", "[fit][errors]") {
+  Sequential<double> m = mlp(1);
+  Tensor<double> x, y;
+  separable(20, 1, x, y);
+  CHECK_THROWS_WITH(m.fit(x, y, quiet(1, 4)), Catch::Contains("needs a compiled model"));
+  CHECK_THROWS_AS(m.train_on_batch(x, y), StateError);
+  CHECK_THROWS_AS(m.evaluate(x, y), StateError);
+  Sequential<double> unbuilt;
+  CHECK_THROWS_WITH(unbuilt.predict(x), Catch::Contains("needs a built model"));
+  CHECK_THROWS_AS(unbuilt.compile(LossKind::BinaryCrossentropy, SGD<double>()), StateError);
+
+  m.compile(LossKind::BinaryCrossentropy, SGD<double>(), {Metric::BinaryAccuracy});
+  CHECK_THROWS_WITH(m.fit(x, y, quiet(0, 4)), Catch::Contains("epochs must be positive"));
+  CHECK_THROWS_WITH(m.fit(x, y, quiet(1, 0)), Catch::Contains("batch_size must be positive"));
+  FitOptions<double> o = quiet(1, 4);
+  o.validation_split = 1.5;
+  CHECK_THROWS_WITH(m.fit(x, y, o), Catch::Contains("validation_split must be in (0, 1)"));
+  o.validation_split = -0.1;
+  CHECK_THROWS_AS(m.fit(x, y, o), InvalidArgument);
+  o.validation_split = 0.99;  // floor(20 * 0.01) = 0 training samples
+  CHECK_THROWS_WITH(m.fit(x, y, o), Catch::Contains("leaves no training samples"));
+  o.validation_split = 1e-17;  // 1 - 1e-17 rounds to 1: no validation sample
+  CHECK_THROWS_WITH(m.fit(x, y, o), Catch::Contains("leaves no validation samples"));
+  o.validation_split = 0.2;
+  o.validation_x = &x;
+  o.validation_y = &y;
+  CHECK_THROWS_WITH(m.fit(x, y, o), Catch::Contains("not both"));
+  o.validation_split = 0;
+  o.validation_y = nullptr;
+  CHECK_THROWS_WITH(m.fit(x, y, o), Catch::Contains("given together"));
+  CHECK_THROWS_AS(m.evaluate(x, y, 0), InvalidArgument);
+  CHECK_THROWS_AS(m.predict(x, -1), InvalidArgument);
+
+  const Tensor<double> x3({20, 3});
+  CHECK_THROWS_WITH(m.fit(x3, y, quiet(1, 4)), Catch::Contains("x has shape (20, 3), the model expects (samples, 4)"));
+  const Tensor<double> y19({19});
+  CHECK_THROWS_WITH(m.fit(x, y19, quiet(1, 4)), Catch::Contains("y has 19 samples, x has 20"));
+  const Tensor<double> y2({20, 2});
+  CHECK_THROWS_WITH(m.fit(x, y2, quiet(1, 4)), Catch::Contains("y has shape (20, 2)") && Catch::Contains("1 outputs"));
+  Tensor<double> xn = x;
+  xn(3, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(m.fit(xn, y, quiet(1, 4)), Catch::Contains("non-finite value") && Catch::Contains("sample 3") &&
+                                                   Catch::Contains("feature 2"));
+  Tensor<double> yn = y;
+  yn(5) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(m.fit(x, yn, quiet(1, 4)), Catch::Contains("label of sample 5"));
+  CHECK_THROWS_AS(m.evaluate(xn, y), InvalidArgument);
+  CHECK_THROWS_AS(m.predict(x3), ShapeError);
+  const Tensor<double> empty({0, 4});
+  CHECK_THROWS_WITH(m.predict(empty), Catch::Contains("no samples"));
+}
+
+TEST_CASE("fit: token ids out of range are refused, naming sample and step", "[fit][errors]") {
+  Sequential<float> m;
+  m.add(Dense<float>(1, Activation::Sigmoid));
+  m.build(Shape::one_hot(3, 5));  // Dense on every step of a one-hot sequence
+  m.compile(LossKind::BinaryCrossentropy, SGD<float>());
+  Tensor<float> x({2, 3}, 1.0f), y({2, 3, 1}, 0.0f);
+  CHECK_NOTHROW(m.train_on_batch(x, y));
+  x(1, 2) = 5;
+  CHECK_THROWS_WITH(m.train_on_batch(x, y), Catch::Contains("token id 5 at sample 1, step 2 is not an integer in [0, 5)"));
+  x(1, 2) = 1.5f;
+  CHECK_THROWS_AS(m.predict(x), InvalidArgument);
+  x(1, 2) = -1;
+  CHECK_THROWS_AS(m.predict(x), InvalidArgument);
+}
+
+TEST_CASE("fit: sequence outputs are gathered and scattered per step", "[fit]") {
+  // Dense(2) applied at each of 3 steps: predict must return (samples, steps, outputs) in sample order.
+  Sequential<double> m(SequentialOptions{2, 2});
+  Dense<double>& d = m.add(Dense<double>(2));
+  m.build(Shape::sequence(3, 2));
+  const Index n = 5;
+  Tensor<double> x({n, 3, 2});
+  Rng r(1);
+  for (double& v : x.values()) v = r.uniform(-1, 1);
+  const Tensor<double> p = m.predict(x, 2);
+  REQUIRE(p.shape() == std::vector<Index>{n, 3, 2});
+  for (Index i = 0; i < n; ++i)
+    for (Index t = 0; t < 3; ++t)
+      for (Index u = 0; u < 2; ++u)
+        CHECK(p.at({i, t, u}) == Approx(x.at({i, t, 0}) * d.param(0)(0, u) + x.at({i, t, 1}) * d.param(0)(1, u) + d.param(1)(0, u)));
+  // MSE on per-step targets equals the mean over samples and steps.
+  m.compile(LossKind::MeanSquaredError, SGD<double>());
+  Tensor<double> y({n, 3, 2}, 0.25);
+  double want = 0;
+  for (Index i = 0; i < p.size(); ++i) want += (p.values()[static_cast<std::size_t>(i)] - 0.25) * (p.values()[static_cast<std::size_t>(i)] - 0.25);
+  want /= static_cast<double>(n * 3 * 2);
+  CHECK(m.evaluate(x, y, 2).loss == Approx(want).epsilon(1e-12));
+}
+
+TEST_CASE("fit: verbose modes print Keras-like epochs", "[fit][progress]") {
+  Tensor<double> x, y;
+  separable(50, 3, x, y);
+  Sequential<double> m = mlp(2);
+  m.compile(LossKind::BinaryCrossentropy, SGD<double>(), {Metric::BinaryAccuracy});
+  std::ostringstream bar, line;
+  FitOptions<double> o = quiet(2, 10);
+  o.validation_x = &x;
+  o.validation_y = &y;
+  o.verbose = Verbosity::ProgressBar;
+  o.out = &bar;
+  m.fit(x, y, o);
+  CHECK(bar.str().find("Epoch 1/2\n") == 0);
+  CHECK(bar.str().find("Epoch 2/2\n") != std::string::npos);
+  CHECK(bar.str().find("5/5 [==============================] - ") != std::string::npos);
+  CHECK(bar.str().find(" - loss: ") != std::string::npos);
+  CHECK(bar.str().find(" - val_accuracy: ") != std::string::npos);
+  o.verbose = Verbosity::OneLinePerEpoch;
+  o.out = &line;
+  m.fit(x, y, o);
+  CHECK(line.str().find('\r') == std::string::npos);
+  CHECK(line.str().find("Epoch 2/2\n5/5 - ") != std::string::npos);
+}
