@@ -191,12 +191,16 @@ struct LayerRecord {
   Config config;
 };
 struct ArchitectureRecord {
+  std::string model_name = "sequential";
+  std::uint64_t seed = 0;
   Shape input;
   std::vector<LayerRecord> layers;
 };
 
 inline std::string encode_architecture(const ArchitectureRecord& a) {
   ByteWriter w;
+  w.str(a.model_name);
+  w.u64(a.seed);
   w.i64(static_cast<std::int64_t>(a.input.steps));
   w.i64(static_cast<std::int64_t>(a.input.features));
   w.u32(encoding_code(a.input.encoding));
@@ -216,6 +220,8 @@ inline std::string encode_architecture(const ArchitectureRecord& a) {
 inline ArchitectureRecord decode_architecture(const SectionView& s, const std::string& where) {
   ByteReader r(s.payload, where + ": architecture", s.offset);
   ArchitectureRecord a;
+  a.model_name = r.str("model name");
+  a.seed = r.u64("seed");
   const std::int64_t steps = r.i64("input steps");
   const std::int64_t features = r.i64("input features");
   const std::uint32_t enc = r.u32("input encoding");
@@ -361,6 +367,8 @@ void load_tensor(const TensorView& t, std::uint32_t file_scalar, MatrixMap<T>& m
 /// A decoded model: the architecture and its layers, each built and holding the file's weights.
 template <typename T>
 struct DecodedModel {
+  std::string model_name;
+  std::uint64_t seed = 0;
   Shape input;
   std::vector<std::unique_ptr<Layer<T>>> layers;
 };
@@ -394,11 +402,16 @@ DecodedModel<T> decode_model(std::string_view bytes, ModelExtras* extras, const 
                       std::to_string(arch.layers.size()));
 
   DecodedModel<T> out;
+  out.model_name = arch.model_name;
+  out.seed = arch.seed;
   out.input = arch.input;
   Shape shape = arch.input;
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const LayerRecord& rec = arch.layers[i];
     const std::string who = where + ": layer " + std::to_string(i) + " '" + rec.name + "' (" + rec.type + ")";
+    if (rec.name.empty()) throw FormatError(who + ": empty layer name");
+    for (std::size_t j = 0; j < i; ++j)
+      if (arch.layers[j].name == rec.name) throw FormatError(who + ": the name is also layer " + std::to_string(j) + "'s");
     std::uint64_t in_file = 0;
     for (const auto& t : weights[i]) in_file += t.rows * t.cols;
     const std::uint64_t in_features = shape.encoding == Encoding::Ids ? 1 : static_cast<std::uint64_t>(shape.features);
@@ -433,10 +446,13 @@ DecodedModel<T> decode_model(std::string_view bytes, ModelExtras* extras, const 
   return out;
 }
 
-/// Encodes a model given as its input shape and layers (built), plus extras.
+/// Encodes a model given as its name, seed, input shape and (built) layers, plus extras.
 template <typename T>
-std::string encode_model(const Shape& input, const std::vector<const Layer<T>*>& layers, const ModelExtras& extras) {
+std::string encode_model(const Shape& input, const std::vector<const Layer<T>*>& layers, const ModelExtras& extras,
+                         const std::string& model_name = "sequential", std::uint64_t seed = 0) {
   ArchitectureRecord arch;
+  arch.model_name = model_name;
+  arch.seed = seed;
   arch.input = input;
   ByteWriter w;
   w.u32(static_cast<std::uint32_t>(layers.size()));
