@@ -7,7 +7,15 @@
 // train_on_batch on synthetic batches of 64 (seeded token ids, 0/1 labels); inference runs predict on
 // batches of 256. Each phase has a short warm-up, then runs for about --seconds.
 
-#include <seqnet/seqnet.hpp>
+#include <seqnet/layers/bidirectional.hpp>
+#include <seqnet/layers/dense.hpp>
+#include <seqnet/layers/embedding.hpp>
+#include <seqnet/layers/gru.hpp>
+#include <seqnet/layers/lstm.hpp>
+#include <seqnet/layers/simple_rnn.hpp>
+#include <seqnet/model/sequential.hpp>
+#include <seqnet/optim/adam.hpp>
+#include <seqnet/optim/rmsprop.hpp>
 
 #include <Eigen/Core>
 
@@ -15,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -207,13 +216,123 @@ int run_gemm(const Options& o) {
   return 0;
 }
 
+
+// ---- --config: the benchmark models ---------------------------------------------------------------
+
+struct ModelSpec {
+  seqnet::Index vocab, emb, units, steps;
+  bool adam;
+};
+
+ModelSpec spec_of(const std::string& name) {
+  if (name == "onehot_rnn" || name == "emb_rnn" || name == "emb_lstm" || name == "emb_lstm2" || name == "emb_gru")
+    return {500, 16, 8, 100, false};
+  if (name == "big_lstm") return {10000, 128, 128, 200, true};
+  if (name == "big_bilstm") return {20000, 128, 128, 400, true};
+  usage(("unknown configuration '" + name + "'").c_str());
+}
+
+/// Builds and compiles the configuration's model (shapes and optimizers as bench/torch_bench.py).
+seqnet::Sequential<float> make_model(const std::string& name, const ModelSpec& m, int threads, std::uint64_t seed) {
+  using namespace seqnet;
+  Sequential<float> model(SequentialOptions{seed, threads, name});
+  Shape input = Shape::ids(m.steps);
+  if (name == "onehot_rnn") {
+    input = Shape::one_hot(m.steps, m.vocab);  // ids read as one-hot rows: a gather, no (B x T x V) tensor
+    model.add(SimpleRNN<float>(m.units));
+  } else {
+    model.add(Embedding<float>(m.vocab, m.emb));
+    if (name == "emb_rnn") {
+      model.add(SimpleRNN<float>(m.units));
+    } else if (name == "emb_lstm" || name == "big_lstm") {
+      model.add(LSTM<float>(m.units));
+    } else if (name == "emb_lstm2") {
+      LSTMOptions first;
+      first.dropout = 0.3;
+      first.return_sequences = true;
+      LSTMOptions second;
+      second.dropout = 0.3;
+      model.add(LSTM<float>(m.units, first));
+      model.add(LSTM<float>(m.units, second));
+    } else if (name == "emb_gru") {
+      model.add(GRU<float>(m.units));
+    } else if (name == "big_bilstm") {
+      model.add(Bidirectional<float>(LSTM<float>(m.units)));
+    }
+  }
+  model.add(Dense<float>(1, Activation::Sigmoid));
+  model.build(input);
+  if (m.adam) {
+    AdamOptions o;
+    o.learning_rate = 1e-3;
+    model.compile(LossKind::BinaryCrossentropy, Adam<float>(o));
+  } else {
+    RMSpropOptions o;
+    o.learning_rate = 1e-4;
+    model.compile(LossKind::BinaryCrossentropy, RMSprop<float>(o));
+  }
+  return model;
+}
+
+/// `count` tensors of `batch` samples x `steps` uniform ids in [0, vocab).
+std::vector<seqnet::Tensor<float>> random_ids(seqnet::Rng& rng, int count, long batch, seqnet::Index steps, seqnet::Index vocab) {
+  std::vector<seqnet::Tensor<float>> out;
+  for (int k = 0; k < count; ++k) {
+    seqnet::Tensor<float> x({static_cast<seqnet::Index>(batch), steps});
+    for (seqnet::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.next_u64() % static_cast<std::uint64_t>(vocab));
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+int run_model(const Options& o) {
+  constexpr int kDataBatches = 8;  // distinct synthetic batches, cycled (as torch_bench.py)
+  const ModelSpec m = spec_of(o.config);
+  seqnet::Sequential<float> model = make_model(o.config, m, o.threads, o.seed);
+
+  seqnet::Rng data_rng(o.seed + 1);
+  const auto train_x = random_ids(data_rng, kDataBatches, o.batch, m.steps, m.vocab);
+  std::vector<seqnet::Tensor<float>> train_y;
+  for (int k = 0; k < kDataBatches; ++k) {
+    seqnet::Tensor<float> y({static_cast<seqnet::Index>(o.batch), 1});
+    for (seqnet::Index i = 0; i < y.size(); ++i) y.data()[i] = static_cast<float>(data_rng.next_u64() & 1U);
+    train_y.push_back(std::move(y));
+  }
+  const auto infer_x = random_ids(data_rng, kDataBatches, o.infer_batch, m.steps, m.vocab);
+
+  double loss = 0;
+  const auto train = timed_loop(
+      [&](long i) { loss = model.train_on_batch(train_x[static_cast<std::size_t>(i % kDataBatches)], train_y[static_cast<std::size_t>(i % kDataBatches)]); },
+      o.warmup, o.seconds);
+  float sink = 0;
+  const auto infer = timed_loop(
+      [&](long i) {
+        const seqnet::Tensor<float> p = model.predict(infer_x[static_cast<std::size_t>(i % kDataBatches)], o.infer_batch);
+        sink += p.data()[0];
+      },
+      o.warmup, o.seconds);
+  volatile float keep = sink;
+  (void)keep;
+
+  std::printf(
+      "{\"framework\": \"seqnet\", \"version\": \"%d.%d.%d\", \"config\": \"%s\", \"threads\": %d, \"batch\": %ld, "
+      "\"infer_batch\": %ld, \"steps\": %ld, \"train_samples_per_s\": %.3f, \"infer_samples_per_s\": %.3f, "
+      "\"train_batches\": %ld, \"infer_batches\": %ld, \"peak_rss_mb\": %.1f, \"params\": %ld, \"last_loss\": %.6f, "
+      "\"simd\": \"%s\"}\n",
+      SEQNET_BENCH_VERSION_MAJOR, SEQNET_BENCH_VERSION_MINOR, SEQNET_BENCH_VERSION_PATCH, o.config.c_str(), o.threads,
+      o.batch, o.infer_batch, static_cast<long>(m.steps), train.first * static_cast<double>(o.batch),
+      infer.first * static_cast<double>(o.infer_batch), train.second, infer.second, peak_rss_mb(),
+      static_cast<long>(model.num_params()), loss, Eigen::SimdInstructionSetsInUse());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
     if (o.gemm) return run_gemm(o);
-    usage("model configurations need the recurrent layers and Sequential");
+    return run_model(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "seqnet_bench: %s\n", e.what());
     return 1;
