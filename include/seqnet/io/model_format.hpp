@@ -35,7 +35,7 @@ namespace seqnet {
 /// Named extra sections stored with a model (name -> bytes), e.g. "vocabulary" -> Vocabulary::serialize().
 /// Names are 1 to 255 bytes and may not be "architecture" or "weights".
 struct ModelExtras {
-  std::map<std::string, std::string> sections;
+  std::map<std::string, std::string> sections{};
 
   void set(const std::string& name, std::string bytes) { sections[name] = std::move(bytes); }
   bool has(const std::string& name) const { return sections.count(name) != 0; }
