@@ -119,10 +119,9 @@ def main(argv):
     for c in configs:
         for t in threads:
             for r in range(a.rounds):
-                for fw, cmd in (
-                    ("seqnet", [binary, "--config", c, "--threads", str(t), "--seconds", sec]),
-                    ("pytorch", [a.python, torch_script, "--config", c, "--threads", str(t), "--seconds", sec]),
-                ):
+                # One warm-up step is enough for the large models (a step takes about a second there).
+                common = ["--config", c, "--threads", str(t), "--seconds", sec, "--warmup", "1" if c in BIG else "3"]
+                for fw, cmd in (("seqnet", [binary] + common), ("pytorch", [a.python, torch_script] + common)):
                     sys.stderr.write("[%s] %s threads=%d round %d/%d ... " % (fw, c, t, r + 1, a.rounds))
                     sys.stderr.flush()
                     res, err = run_json(cmd, timeout)
