@@ -16,9 +16,10 @@
 ///      (binary cross-entropy) or softmax (categorical / sparse categorical cross-entropy) - and backward
 ///      through its layers into its own gradient array;
 ///   3. g = sum of the N gradient arrays (= the one-thread gradient of the mean loss);
-///   4. stop here, without touching the weights, when the loss or g is NaN/inf;
+///   4. stop here, without touching the weights, when the loss is NaN/inf;
 ///   5. clip g (global norm, then by value), keep a copy of the values, optimizer.step(values, g);
-///      if a value became NaN/inf, the copy is written back and the step reported as failed.
+///      if a value became NaN/inf (a NaN/inf gradient, or an overflow), the copy is written back and the
+///      step reported as failed.
 ///
 /// Randomness: one Rng seeded by SequentialOptions::seed draws the initial weights (layer order, then
 /// declaration order), the shuffling of every epoch and, per step, the seed of each slice's dropout Rng.
@@ -736,17 +737,22 @@ class Sequential {
       last_status_ = StepStatus::NonFiniteLoss;
       return r.first;
     }
-    if (!Eigen::Map<const Vector<T>>(grads_.data(), np).allFinite()) {
-      last_status_ = StepStatus::NonFiniteGradient;
-      return r.first;
+    // A NaN/inf gradient with a finite loss is rare; it is caught by the check of the values after the step
+    // (or here, when clipping by norm needs the norm anyway), so the normal path reads the gradient only once.
+    if (compile_opt_.global_clipnorm > 0) {
+      if (!std::isfinite(global_norm(grads_.data(), np))) {
+        last_status_ = StepStatus::NonFiniteGradient;
+        return r.first;
+      }
+      clip_by_global_norm(grads_.data(), np, compile_opt_.global_clipnorm);
     }
-    if (compile_opt_.global_clipnorm > 0) clip_by_global_norm(grads_.data(), np, compile_opt_.global_clipnorm);
     if (compile_opt_.clipvalue > 0) clip_by_value(grads_.data(), np, compile_opt_.clipvalue);
     snapshot_.assign(values_.begin(), values_.end());
     optimizer_->step(values_.data(), grads_.data());
     if (!Eigen::Map<const Vector<T>>(values_.data(), np).allFinite()) {
       std::copy(snapshot_.begin(), snapshot_.end(), values_.begin());
-      last_status_ = StepStatus::NonFiniteWeights;
+      last_status_ = Eigen::Map<const Vector<T>>(grads_.data(), np).allFinite() ? StepStatus::NonFiniteWeights
+                                                                                : StepStatus::NonFiniteGradient;
       return r.first;
     }
     last_status_ = StepStatus::Ok;
