@@ -1,0 +1,18 @@
+# Checks that the README's C++ program is exactly examples/readme_lstm.cpp (after its first comment line),
+# so the program users copy is the one the build compiles.
+file(READ ${SOURCE_DIR}/README.md readme)
+file(READ ${SOURCE_DIR}/examples/readme_lstm.cpp program)
+string(FIND "${readme}" "```cpp\n" start)
+if(start EQUAL -1)
+  message(FATAL_ERROR "README.md has no ```cpp block")
+endif()
+math(EXPR start "${start} + 7")
+string(SUBSTRING "${readme}" ${start} -1 rest)
+string(FIND "${rest}" "```" stop)
+string(SUBSTRING "${rest}" 0 ${stop} block)
+string(FIND "${program}" "\n" first_newline)
+math(EXPR first_newline "${first_newline} + 1")
+string(SUBSTRING "${program}" ${first_newline} -1 program_body)
+if(NOT block STREQUAL program_body)
+  message(FATAL_ERROR "README.md's C++ program differs from examples/readme_lstm.cpp")
+endif()
