@@ -1,0 +1,228 @@
+#pragma once
+/// \file
+/// GRU (Keras' GRU, implementation 2): gate order z (update), r (reset), h (candidate).
+///
+/// Shapes (T steps, B batch, D inputs, H units; layout of recurrent.hpp):
+///   W ("kernel"): D x 3H, U ("recurrent_kernel"): H x 3H, column blocks [z | r | h].
+///   reset_after (default): b ("bias") 2 x 3H, row 0 the input bias b, row 1 the recurrent bias rb.
+///   reset_after = false:   b ("bias") 1 x 3H.
+/// Forward (s = sigma, the recurrent activation; a = tanh, the activation; h' = h_{t-1} .* M_h with
+/// recurrent dropout, else h_{t-1}):
+///   G_t = x_t W + b (all steps in one GEMM before the loop)
+///   reset_after:  R_t = h' U + rb;  z = s(G_z + R_z);  r = s(G_r + R_r);  hh = a(G_h + r .* R_h)
+///   otherwise:    z = s(G_z + h' U_z);  r = s(G_r + h' U_r);  hh = a(G_h + (r .* h') U_h)
+///   h_t = z .* h' + (1 - z) .* hh
+///   Keras mixes with the DROPPED previous state h' (its implementation 2 overwrites h_tm1 with the dropped
+///   copy before the final mix); seqnet does the same. A mask byte 0 at (t, b): h_t of that row = h_{t-1}.
+/// Backward (dh: gradient arriving at h_t; at masked rows it passes through to h_{t-1} unchanged):
+///   dG_z = dh .* (h' - hh) .* s'(z);  dG_h = dh .* (1 - z) .* a'(hh)
+///   reset_after:  dR_h = dG_h .* r;  dG_r = dG_h .* R_h .* s'(r);  dR_{z,r} = dG_{z,r}
+///                 dh' = dh .* z + dR_t U^T
+///                 after the loop: dU += H'^T dR, drb += 1^T dR
+///   otherwise:    d(r.*h') = dG_h U_h^T;  dG_r = d(r.*h') .* h' .* s'(r)
+///                 dh' = dh .* z + d(r.*h') .* r + dG_{z,r} U_{z,r}^T
+///                 after the loop: dU_{z,r} += H'^T dG_{z,r}, dU_h += (r .* H')^T dG_h
+///   dh_{t-1} = dh' .* M_h (or dh');  after the loop: dW += X^T dG, db += 1^T dG, dX = dG W^T.
+/// Cache (Mode::Train): G holds [z r hh] per step, S the states, RH = R_h (reset_after) or r .* h'
+///   (otherwise) per step, the dropped inputs when dropout is on.
+
+#include "seqnet/layers/recurrent.hpp"
+
+namespace seqnet {
+
+/// Options of GRU, with Keras' defaults.
+struct GRUOptions {
+  bool return_sequences = false;
+  bool go_backwards = false;
+  double dropout = 0.0;            ///< fraction of input features dropped (one mask per sequence)
+  double recurrent_dropout = 0.0;  ///< fraction of state units dropped in the recurrent product
+  Activation activation = Activation::Tanh;
+  Activation recurrent_activation = Activation::Sigmoid;
+  bool reset_after = true;  ///< apply the reset gate after the recurrent product (two bias rows)
+};
+
+template <typename T>
+class GRU final : public Recurrent<T> {
+ public:
+  /// A GRU with `units` units.
+  explicit GRU(Index units, GRUOptions options = {})
+      : Recurrent<T>("GRU", RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
+                                              options.recurrent_dropout, options.activation,
+                                              options.recurrent_activation}),
+        reset_after_(options.reset_after) {}
+
+  std::string type_name() const override { return "GRU"; }
+  std::string default_name() const override { return "gru"; }
+  Config config() const override {
+    Config c;
+    this->write_common_config(c, true);
+    c.set("reset_after", reset_after_);
+    return c;
+  }
+  /// Recreates a GRU from config().
+  static std::unique_ptr<Layer<T>> from_config(const Config& c) {
+    const RecurrentSettings s = Recurrent<T>::read_common_config(c, true);
+    GRUOptions o{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation, s.recurrent_activation,
+                 c.get_bool("reset_after")};
+    return std::make_unique<GRU<T>>(s.units, o);
+  }
+  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<GRU<T>>(this->units(), options()); }
+
+  /// The options this layer was made with.
+  GRUOptions options() const {
+    const RecurrentSettings& s = this->settings();
+    return GRUOptions{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation,
+                      s.recurrent_activation, reset_after_};
+  }
+  bool reset_after() const { return reset_after_; }
+
+ protected:
+  Shape do_build(const Shape& in) override {
+    const Shape out = this->build_common(in);
+    const Index H = this->units();
+    this->declare_param("kernel", in.features, 3 * H, Initializer::glorot_uniform());
+    this->declare_param("recurrent_kernel", H, 3 * H, Initializer::orthogonal());
+    this->declare_param("bias", reset_after_ ? 2 : 1, 3 * H, Initializer::zeros());
+    return out;
+  }
+
+  void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng* rng) override {
+    const Index H = this->units(), B = x.batch;
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    this->begin_forward(x, mode, rng, {&S_}, {&RH_});
+    const auto& U = this->param(1);
+    const auto& bias = this->param(2);
+    this->project(x, this->param(0), bias.topRows(1), G_);  // G = X W + b
+    if (reset_after_) R_.resize(B, 3 * H);
+    if (this->masked_) hn_.resize(B, H);
+    for (Index s = 0; s < this->T_; ++s) {
+      const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
+      auto Gt = G_.middleRows(t * B, B);
+      const Matrix<T>* hdrop = this->drop_h_ ? &this->dropped_prev(S_, pr) : nullptr;
+      const auto hprev = S_.middleRows(pr, B);
+      auto rh = RH_.middleRows(tr, B);
+      if (reset_after_) {
+        for (Index j = 0; j < 3 * H; ++j) R_.col(j).setConstant(bias(1, j));
+        if (hdrop)
+          detail::rec_mul_acc(*hdrop, U, R_);  // R_t = h' U + rb
+        else
+          detail::rec_mul_acc(hprev, U, R_);
+        Gt.leftCols(2 * H) += R_.leftCols(2 * H);
+        detail::activate_block(ract, Gt.leftCols(2 * H));
+        rh = R_.rightCols(H);
+        Gt.rightCols(H).array() += Gt.middleCols(H, H).array() * rh.array();  // G_h + r .* R_h
+      } else {
+        if (hdrop)
+          detail::rec_mul_acc(*hdrop, U.leftCols(2 * H), Gt.leftCols(2 * H));  // G_{z,r} += h' U_{z,r}
+        else
+          detail::rec_mul_acc(hprev, U.leftCols(2 * H), Gt.leftCols(2 * H));
+        detail::activate_block(ract, Gt.leftCols(2 * H));
+        if (hdrop)
+          rh = Gt.middleCols(H, H).cwiseProduct(*hdrop);  // r .* h'
+        else
+          rh = Gt.middleCols(H, H).cwiseProduct(hprev);
+        detail::rec_mul_acc(rh, U.rightCols(H), Gt.rightCols(H));  // G_h += (r .* h') U_h
+      }
+      detail::activate_block(act, Gt.rightCols(H));
+      const auto z = Gt.leftCols(H).array(), hh = Gt.rightCols(H).array();
+      auto h = S_.middleRows(cr, B);
+      if (!this->masked_) {
+        if (hdrop)
+          h.array() = z * hdrop->array() + (T(1) - z) * hh;
+        else
+          h.array() = z * hprev.array() + (T(1) - z) * hh;
+      } else {
+        if (hdrop)
+          hn_.array() = z * hdrop->array() + (T(1) - z) * hh;
+        else
+          hn_.array() = z * hprev.array() + (T(1) - z) * hh;
+        const auto m = this->mask_of(t).array();
+        for (Index j = 0; j < H; ++j) h.col(j).array() = m * hn_.col(j).array() + (T(1) - m) * hprev.col(j).array();
+      }
+      this->emit(S_, s, cr, x, y);
+    }
+  }
+
+  void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
+    const Index H = this->units(), B = this->B_, steps = this->T_;
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    const auto& U = this->param(1);
+    dG_.resize(steps * B, 3 * H);
+    if (reset_after_) dR_.resize(steps * B, 3 * H);
+    else drh_.resize(B, H);
+    dh_.setZero(B, H);
+    dhn_.resize(B, H);
+    dhp_.resize(B, H);
+    for (Index s = steps - 1; s >= 0; --s) {
+      const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
+      this->add_output_grad(dy, s, dh_);
+      if (this->masked_) {
+        const auto m = this->mask_of(t).array();
+        for (Index j = 0; j < H; ++j) {
+          dhn_.col(j).array() = m * dh_.col(j).array();
+          dh_.col(j).array() -= dhn_.col(j).array();  // the carried part: (1 - m) .* dh
+        }
+      } else {
+        dhn_ = dh_;
+        dh_.setZero();
+      }
+      const auto At = G_.middleRows(t * B, B);
+      const auto z = At.leftCols(H), r = At.middleCols(H, H), hh = At.rightCols(H);
+      auto dGt = dG_.middleRows(t * B, B);
+      auto dGz = dGt.leftCols(H), dGr = dGt.middleCols(H, H), dGh = dGt.rightCols(H);
+      if (this->drop_h_) hd_ = S_.middleRows(pr, B).cwiseProduct(this->Mh_);
+      const auto hp = S_.middleRows(pr, B);
+      // h' as it entered the step: the dropped copy with recurrent dropout.
+      if (this->drop_h_)
+        dGz.array() = dhn_.array() * (hd_.array() - hh.array());
+      else
+        dGz.array() = dhn_.array() * (hp.array() - hh.array());
+      detail::mul_activation_grad(ract, dGz, z);  // dG_z = dh .* (h' - hh) .* s'(z)
+      dGh.array() = dhn_.array() * (T(1) - z.array());
+      detail::mul_activation_grad(act, dGh, hh);  // dG_h = dh .* (1 - z) .* a'(hh)
+      dhp_ = dhn_.cwiseProduct(z);                // dh' = dh .* z + ...
+      const auto rh = RH_.middleRows(tr, B);
+      if (reset_after_) {
+        auto dRt = dR_.middleRows(t * B, B);
+        dGr = dGh.cwiseProduct(rh);
+        detail::mul_activation_grad(ract, dGr, r);  // dG_r = dG_h .* R_h .* s'(r)
+        dRt.leftCols(2 * H) = dGt.leftCols(2 * H);
+        dRt.rightCols(H) = dGh.cwiseProduct(r);  // dR_h = dG_h .* r
+        detail::rec_mul_t_acc(dRt, U, dhp_);     // dh' += dR_t U^T
+      } else {
+        drh_.setZero();
+        detail::rec_mul_t_acc(dGh, U.rightCols(H), drh_);  // d(r .* h') = dG_h U_h^T
+        if (this->drop_h_)
+          dGr = drh_.cwiseProduct(hd_);
+        else
+          dGr = drh_.cwiseProduct(hp);
+        detail::mul_activation_grad(ract, dGr, r);  // dG_r = d(r .* h') .* h' .* s'(r)
+        dhp_ += drh_.cwiseProduct(r);               // dh' += d(r .* h') .* r
+        detail::rec_mul_t_acc(dGt.leftCols(2 * H), U.leftCols(2 * H), dhp_);  // dh' += dG_{z,r} U_{z,r}^T
+      }
+      if (this->drop_h_)
+        dh_ += dhp_.cwiseProduct(this->Mh_);  // dh_{t-1} += dh' .* M_h
+      else
+        dh_ += dhp_;
+    }
+    this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
+    auto db = this->grad(2);
+    db.row(0) += dG_.colwise().sum();  // db += 1^T dG
+    if (reset_after_) {
+      db.row(1) += dR_.colwise().sum();                          // drb += 1^T dR
+      this->recurrent_weight_grad(S_, dR_, this->grad(1));      // dU += H'^T dR
+    } else {
+      auto dU = this->grad(1);
+      this->recurrent_weight_grad(S_, dG_.leftCols(2 * H), dU.leftCols(2 * H));  // dU_{z,r} += H'^T dG_{z,r}
+      dU.rightCols(H).noalias() += RH_.transpose() * dG_.rightCols(H);          // dU_h += (r .* H')^T dG_h
+    }
+  }
+
+ private:
+  bool reset_after_;
+  Matrix<T> G_, S_, RH_, R_, hn_;
+  Matrix<T> dG_, dR_, dh_, dhn_, dhp_, drh_;
+  using Recurrent<T>::hd_;
+};
+
+}  // namespace seqnet

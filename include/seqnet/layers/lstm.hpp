@@ -1,0 +1,190 @@
+#pragma once
+/// \file
+/// LSTM (Keras' LSTM, implementation 2): gate order i, f, c (candidate), o.
+///
+/// Shapes (T steps, B batch, D inputs, H units; layout of recurrent.hpp):
+///   W ("kernel"): D x 4H, U ("recurrent_kernel"): H x 4H, b ("bias"): 1 x 4H, column blocks [i | f | c | o].
+///   x_t: B x D, h_t, c_t: B x H, G_t: B x 4H.
+/// Forward (s = sigma, the recurrent activation; a = tanh, the activation):
+///   G_t = x_t W + b + h_{t-1} U            (x_t W + b for all steps in one GEMM before the loop)
+///   i = s(G_i), f = s(G_f), g = a(G_c), o = s(G_o)
+///   c_t = f .* c_{t-1} + i .* g;  h_t = o .* a(c_t)
+///   with a mask byte 0 at (t, b): h_t, c_t of that row = h_{t-1}, c_{t-1}.
+/// Backward (dh, dc: gradients arriving at h_t, c_t; at a masked row they pass through to t-1 unchanged):
+///   dc~ = dc + dh .* o .* a'(a(c_t))
+///   dG_o = dh .* a(c_t) .* s'(o);  dG_i = dc~ .* g .* s'(i);  dG_c = dc~ .* i .* a'(g);
+///   dG_f = dc~ .* c_{t-1} .* s'(f);  dc_{t-1} = dc~ .* f;  dh_{t-1} = dG_t U^T
+///   after the loop: dW += X^T dG, db += 1^T dG, dU += H_prev^T dG, dX = dG W^T (one GEMM each).
+/// Dropout: x_t .* M_x and h_{t-1} .* M_h (only inside h_{t-1} U) with one mask per sequence (recurrent.hpp).
+/// Cache (Mode::Train): G holds the gate activations [i f g o] per step, S the states, C the cells,
+///   TC = a(c~_t) of the unmasked new cell per step, the dropped inputs when dropout is on.
+
+#include "seqnet/layers/recurrent.hpp"
+
+namespace seqnet {
+
+/// Options of LSTM, with Keras' defaults.
+struct LSTMOptions {
+  bool return_sequences = false;
+  bool go_backwards = false;
+  double dropout = 0.0;            ///< fraction of input features dropped (one mask per sequence)
+  double recurrent_dropout = 0.0;  ///< fraction of state units dropped in the recurrent product
+  Activation activation = Activation::Tanh;
+  Activation recurrent_activation = Activation::Sigmoid;
+  bool unit_forget_bias = true;  ///< initialise the forget-gate bias to 1
+};
+
+template <typename T>
+class LSTM final : public Recurrent<T> {
+ public:
+  /// An LSTM with `units` units.
+  explicit LSTM(Index units, LSTMOptions options = {})
+      : Recurrent<T>("LSTM", RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
+                                               options.recurrent_dropout, options.activation,
+                                               options.recurrent_activation}),
+        unit_forget_bias_(options.unit_forget_bias) {}
+
+  std::string type_name() const override { return "LSTM"; }
+  std::string default_name() const override { return "lstm"; }
+  Config config() const override {
+    Config c;
+    this->write_common_config(c, true);
+    c.set("unit_forget_bias", unit_forget_bias_);
+    return c;
+  }
+  /// Recreates an LSTM from config().
+  static std::unique_ptr<Layer<T>> from_config(const Config& c) {
+    const RecurrentSettings s = Recurrent<T>::read_common_config(c, true);
+    LSTMOptions o{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation, s.recurrent_activation,
+                  c.get_bool("unit_forget_bias")};
+    return std::make_unique<LSTM<T>>(s.units, o);
+  }
+  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<LSTM<T>>(this->units(), options()); }
+
+  /// The options this layer was made with.
+  LSTMOptions options() const {
+    const RecurrentSettings& s = this->settings();
+    return LSTMOptions{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation,
+                       s.recurrent_activation, unit_forget_bias_};
+  }
+
+ protected:
+  Shape do_build(const Shape& in) override {
+    const Shape out = this->build_common(in);
+    const Index H = this->units();
+    this->declare_param("kernel", in.features, 4 * H, Initializer::glorot_uniform());
+    this->declare_param("recurrent_kernel", H, 4 * H, Initializer::orthogonal());
+    this->declare_param("bias", 1, 4 * H, unit_forget_bias_ ? Initializer::unit_forget_bias(H) : Initializer::zeros());
+    return out;
+  }
+
+  void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng* rng) override {
+    const Index H = this->units();
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    this->begin_forward(x, mode, rng, {&S_, &C_}, {&TC_});
+    const auto& U = this->param(1);
+    this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
+    const Index B = this->B_, steps = this->T_;
+    for (Index s = 0; s < steps; ++s) {
+      const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
+      auto Gt = G_.middleRows(t * B, B);
+      if (this->drop_h_)
+        detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
+      else
+        detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
+      detail::activate_block(ract, Gt.leftCols(2 * H));
+      detail::activate_block(act, Gt.middleCols(2 * H, H));
+      detail::activate_block(ract, Gt.rightCols(H));
+      const auto i = Gt.leftCols(H).array(), f = Gt.middleCols(H, H).array(), g = Gt.middleCols(2 * H, H).array(),
+                 o = Gt.rightCols(H).array();
+      const auto cp = C_.middleRows(pr, B).array();
+      auto c = C_.middleRows(cr, B).array();
+      auto tc = TC_.middleRows(tr, B).array();
+      auto h = S_.middleRows(cr, B).array();
+      if (!this->masked_) {
+        c = f * cp + i * g;
+        tc = c;
+        detail::activate_block(act, TC_.middleRows(tr, B));
+        h = o * tc;
+      } else {
+        const auto m = this->mask_of(t).array();
+        const auto hp = S_.middleRows(pr, B).array();
+        tc = f * cp + i * g;  // the new cell before the mask
+        for (Index j = 0; j < H; ++j) c.col(j) = m * tc.col(j) + (T(1) - m) * cp.col(j);
+        detail::activate_block(act, TC_.middleRows(tr, B));
+        for (Index j = 0; j < H; ++j) h.col(j) = m * (o.col(j) * tc.col(j)) + (T(1) - m) * hp.col(j);
+      }
+      this->emit(S_, s, cr, x, y);
+    }
+  }
+
+  void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
+    const Index H = this->units(), B = this->B_, steps = this->T_;
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    const auto& U = this->param(1);
+    dG_.resize(steps * B, 4 * H);
+    dh_.setZero(B, H);
+    dc_.setZero(B, H);
+    dct_.resize(B, H);
+    if (this->masked_) {
+      dhn_.resize(B, H);
+      dcn_.resize(B, H);
+    }
+    if (this->drop_h_) tmp_.resize(B, H);
+    for (Index s = steps - 1; s >= 0; --s) {
+      const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
+      this->add_output_grad(dy, s, dh_);
+      const auto At = G_.middleRows(t * B, B);
+      auto dGt = dG_.middleRows(t * B, B);
+      const auto i = At.leftCols(H), f = At.middleCols(H, H), g = At.middleCols(2 * H, H), o = At.rightCols(H);
+      const auto tc = TC_.middleRows(tr, B);
+      const auto cp = C_.middleRows(pr, B);
+      if (this->masked_) {
+        // Split dh, dc into the part reaching the new state (real rows) and the part carried through.
+        const auto m = this->mask_of(t).array();
+        for (Index j = 0; j < H; ++j) {
+          dhn_.col(j).array() = m * dh_.col(j).array();
+          dcn_.col(j).array() = m * dc_.col(j).array();
+          dh_.col(j).array() -= dhn_.col(j).array();
+          dc_.col(j).array() -= dcn_.col(j).array();
+        }
+      }
+      const Matrix<T>& dhn = this->masked_ ? dhn_ : dh_;
+      const Matrix<T>& dcn = this->masked_ ? dcn_ : dc_;
+      dct_ = dhn.cwiseProduct(o);
+      detail::mul_activation_grad(act, dct_, tc);
+      dct_ += dcn;  // dc~ = dc + dh .* o .* a'(a(c))
+      auto dGi = dGt.leftCols(H), dGf = dGt.middleCols(H, H), dGc = dGt.middleCols(2 * H, H), dGo = dGt.rightCols(H);
+      dGo = dhn.cwiseProduct(tc);
+      detail::mul_activation_grad(ract, dGo, o);  // dG_o = dh .* a(c) .* s'(o)
+      dGi = dct_.cwiseProduct(g);
+      detail::mul_activation_grad(ract, dGi, i);  // dG_i = dc~ .* g .* s'(i)
+      dGc = dct_.cwiseProduct(i);
+      detail::mul_activation_grad(act, dGc, g);  // dG_c = dc~ .* i .* a'(g)
+      dGf = dct_.cwiseProduct(cp);
+      detail::mul_activation_grad(ract, dGf, f);  // dG_f = dc~ .* c_{t-1} .* s'(f)
+      if (this->masked_)
+        dc_ += dct_.cwiseProduct(f);  // dc_{t-1} = carried + dc~ .* f
+      else
+        dc_ = dct_.cwiseProduct(f);  // dc_{t-1} = dc~ .* f
+      if (!this->masked_) dh_.setZero();
+      if (this->drop_h_) {
+        tmp_.setZero();
+        detail::rec_mul_t_acc(dGt, U, tmp_);
+        dh_ += tmp_.cwiseProduct(this->Mh_);  // dh_{t-1} += (dG_t U^T) .* M_h
+      } else {
+        detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} += dG_t U^T
+      }
+    }
+    this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
+    this->grad(2) += dG_.colwise().sum();                                // db += 1^T dG
+    this->recurrent_weight_grad(S_, dG_, this->grad(1));                 // dU += H_prev^T dG
+  }
+
+ private:
+  bool unit_forget_bias_;
+  Matrix<T> G_, S_, C_, TC_;
+  Matrix<T> dG_, dh_, dc_, dct_, dhn_, dcn_, tmp_;
+};
+
+}  // namespace seqnet
