@@ -763,7 +763,11 @@ class Sequential {
     h.stopped_epoch = epoch;
     h.stopped_batch = batch;
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%g", mean_loss);
+    // printf may print a NaN with its sign bit ("-nan"); a NaN has no sign worth reporting.
+    if (std::isnan(mean_loss))
+      std::snprintf(buf, sizeof buf, "nan");
+    else
+      std::snprintf(buf, sizeof buf, "%g", mean_loss);
     const std::string at = "Epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch + 1) + ": ";
     switch (last_status_) {
       case StepStatus::NonFiniteLoss:
