@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 #include <seqnet/layers/dropout.hpp>
 #include <seqnet/layers/embedding.hpp>
+#include <seqnet/layers/gru.hpp>
+#include <seqnet/layers/lstm.hpp>
 #include <seqnet/model/sequential.hpp>
 #include <seqnet/optim/adam.hpp>
 #include <seqnet/optim/rmsprop.hpp>
@@ -21,11 +23,11 @@ namespace {
 template <typename T>
 class PoisonAt final : public Layer<T> {
  public:
-  explicit PoisonAt(int at) : at_(at) {}
+  explicit PoisonAt(int at, bool in_backward = false) : at_(at), in_backward_(in_backward) {}
   std::string type_name() const override { return "PoisonAt"; }
   std::string default_name() const override { return "poison_at"; }
   Config config() const override { return Config().set("at", at_); }
-  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<PoisonAt<T>>(at_); }
+  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<PoisonAt<T>>(at_, in_backward_); }
   int calls() const { return calls_; }
 
  protected:
@@ -33,12 +35,16 @@ class PoisonAt final : public Layer<T> {
   void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng*) override {
     y.values = x.values;
     y.mask = x.mask;
-    if (mode == Mode::Train && ++calls_ == at_) y.values.setConstant(std::numeric_limits<T>::quiet_NaN());
+    if (mode == Mode::Train && !in_backward_ && ++calls_ == at_) y.values.setConstant(std::numeric_limits<T>::quiet_NaN());
   }
-  void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>& dx) override { dx.values = dy.values; }
+  void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
+    dx.values = dy.values;
+    if (in_backward_ && ++calls_ == at_) dx.values.setConstant(std::numeric_limits<T>::quiet_NaN());
+  }
 
  private:
   int at_;
+  bool in_backward_;
   int calls_ = 0;
 };
 
@@ -435,4 +441,92 @@ TEST_CASE("fit: Embedding input, ids checked against input_dim, dropout masks fi
   CHECK_THROWS_WITH(a.fit(bad, y, o), Catch::Contains("token id 20 at sample 7, step 1 is not an integer in [0, 20)"));
   bad(7, 1) = -3;
   CHECK_THROWS_AS(a.predict(bad), InvalidArgument);
+}
+
+namespace {
+// Sequences of `steps` ids in [3, 10); the label is set by the FIRST token (1 or 2), the rest is noise.
+void first_token_task(Index n, Index steps, std::uint64_t seed, Tensor<float>& x, Tensor<float>& y) {
+  Rng r(seed);
+  x = Tensor<float>({n, steps});
+  y = Tensor<float>({n});
+  for (Index i = 0; i < n; ++i) {
+    const bool pos = r.below(2) == 1;
+    x(i, 0) = pos ? 1.0f : 2.0f;
+    for (Index t = 1; t < steps; ++t) x(i, t) = static_cast<float>(3 + r.below(7));
+    y(i) = pos ? 1.0f : 0.0f;
+  }
+}
+}  // namespace
+
+TEST_CASE("fit: an LSTM learns to remember the first token of a sequence", "[fit][learning][lstm]") {
+  Tensor<float> x, y, tx, ty;
+  first_token_task(256, 12, 1, x, y);
+  first_token_task(200, 12, 2, tx, ty);
+  Sequential<float> m(SequentialOptions{7, 2});
+  m.add(Embedding<float>(10, 8));
+  m.add(LSTM<float>(8));
+  m.add(Dense<float>(1, Activation::Sigmoid));
+  m.build(Shape::ids(12));
+  m.compile(LossKind::BinaryCrossentropy, Adam<float>(AdamOptions{0.02}), {Metric::BinaryAccuracy});
+  FitOptions<float> o;
+  o.epochs = 25;
+  o.batch_size = 32;
+  o.verbose = Verbosity::Silent;
+  const History h = m.fit(x, y, o);
+  CHECK(h.series("accuracy").front() < 0.8);
+  CHECK(m.evaluate(tx, ty).get("accuracy") > 0.95);
+}
+
+TEST_CASE("fit: threads give the one-thread gradient through recurrent layers", "[fit][threads][lstm]") {
+  Tensor<float> xf, yf;
+  first_token_task(23, 6, 3, xf, yf);
+  const Tensor<double> x = xf.cast<double>(), y = yf.cast<double>();
+  auto make = [](int threads) {
+    Sequential<double> m(SequentialOptions{13, threads});
+    m.add(Embedding<double>(10, 4));
+    m.add(LSTM<double>(5, LSTMOptions{true}));
+    m.add(GRU<double>(3));
+    m.add(Dense<double>(1, Activation::Sigmoid));
+    m.build(Shape::ids(6));
+    m.compile(LossKind::BinaryCrossentropy, SGD<double>(), {Metric::BinaryAccuracy});
+    return m;
+  };
+  Sequential<double> one = make(1), two = make(2);
+  CHECK(two.compute_gradients(x, y) == Approx(one.compute_gradients(x, y)).epsilon(1e-13));
+  double worst = 0;
+  for (Index i = 0; i < one.num_params(); ++i) worst = std::max(worst, std::abs(one.gradients()[i] - two.gradients()[i]));
+  CHECK(worst < 1e-12);
+  CHECK(Eigen::Map<const Vector<double>>(one.gradients(), one.num_params()).cwiseAbs().maxCoeff() > 1e-4);
+}
+
+TEST_CASE("fit: a NaN gradient under a finite loss undoes the step", "[fit][nan]") {
+  Tensor<double> x, y;
+  separable(30, 13, x, y);
+  for (double clipnorm : {0.0, 1.0}) {
+    Sequential<double> m(SequentialOptions{4});
+    m.add(Dense<double>(3, Activation::Tanh));
+    m.add(PoisonAt<double>(4, /*in_backward=*/true));
+    m.add(Dense<double>(1, Activation::Sigmoid));
+    m.build(Shape::vector(4));
+    m.compile(LossKind::BinaryCrossentropy, SGD<double>(SGDOptions{0.1}), {}, CompileOptions{clipnorm});
+    for (int s = 0; s < 3; ++s) CHECK(std::isfinite(m.train_on_batch(x, y)));
+    const std::vector<double> w = m.get_weights();
+    CHECK(std::isfinite(m.train_on_batch(x, y)));  // the loss is fine, the first layer's gradient is NaN
+    CHECK(m.step_status() == StepStatus::NonFiniteGradient);
+    CHECK(m.get_weights() == w);
+    CHECK(m.optimizer().iterations() == (clipnorm > 0 ? 3 : 4));  // with clipping the norm check comes first
+    FitOptions<double> o = quiet(2, 30);
+    std::ostringstream out;
+    o.out = &out;
+    Sequential<double> f(SequentialOptions{4});
+    f.add(Dense<double>(3, Activation::Tanh));
+    f.add(PoisonAt<double>(2, true));
+    f.add(Dense<double>(1, Activation::Sigmoid));
+    f.build(Shape::vector(4));
+    f.compile(LossKind::BinaryCrossentropy, SGD<double>(SGDOptions{0.1}), {}, CompileOptions{clipnorm});
+    const History h = f.fit(x, y, o);
+    CHECK(h.reason == StopReason::NonFiniteWeights);
+    CHECK(h.stopped_epoch == 1);
+    CHECK(out.str().find("non-finite gradient") != std::string::npos);
+  }
 }
