@@ -275,6 +275,19 @@ TEST_CASE("Model format: unknown layer types and configs that cannot build are r
   a = dense_arch("2");
   a.layers.push_back(a.layers[0]);
   CHECK_THROWS_WITH(decode<float>(craft(a, w)), Catch::Contains("weights section has 1 layers, the architecture 2"));
+  d::ByteWriter two;
+  two.u32(2);
+  for (int i = 0; i < 2; ++i) {
+    two.u32(2);
+    two.str("kernel"), two.u64(3), two.u64(2);
+    for (int k = 0; k < 6; ++k) two.f32(0.f);
+    two.str("bias"), two.u64(1), two.u64(2);
+    for (int k = 0; k < 2; ++k) two.f32(0.f);
+  }
+  a.layers[1].config.set("units", "2");
+  CHECK_THROWS_WITH(decode<float>(craft(a, two.data())), Catch::Contains("the name is also layer 0's"));
+  a.layers[1].name = "";
+  CHECK_THROWS_WITH(decode<float>(craft(a, two.data())), Catch::Contains("empty layer name"));
 }
 
 TEST_CASE("Model format: weights that do not fit the architecture are refused", "[model_format][errors]") {
