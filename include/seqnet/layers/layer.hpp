@@ -121,7 +121,11 @@ class Layer {
 
   /// Whether backward computes dL/dx (off for the first layer of a model: nobody needs it).
   void set_input_grad(bool on) { input_grad_ = on; }
-  bool input_grad() const { return input_grad_ && input_shape_.encoding == Encoding::Dense; }
+  /// True when backward computes dL/dx: switched on, and the input (of the last forward) is real values.
+  bool input_grad() const {
+    return input_grad_ && input_shape_.encoding == Encoding::Dense &&
+           (!cached_input_ || cached_input_->shape.encoding == Encoding::Dense);
+  }
 
   // ---- computing ----------------------------------------------------------------------------------
   const SeqBatch<T>& forward(const SeqBatch<T>& x, Mode mode, Rng* rng = nullptr) {
@@ -154,6 +158,8 @@ class Layer {
   const SeqBatch<T>& output() const { return out_; }
 
  protected:
+  /// A shape that forward() accepts besides input_shape(): a fused path (see Recurrent's fused embedding).
+  virtual bool accepts_input(const Shape&) const { return false; }
   /// Declares a parameter; call from do_build in a fixed order (this order is the file order too).
   void declare_param(const std::string& pname, Index rows, Index cols, Initializer init) {
     specs_.push_back(ParamSpec{pname, rows, cols, init});
@@ -196,7 +202,7 @@ class Layer {
   }
   void check_input(const SeqBatch<T>& x) const {
     const Shape& s = x.shape;
-    if (s != input_shape_)
+    if (s != input_shape_ && !accepts_input(s))
       throw ShapeError(where() + "input shape " + to_string(s) + (s.encoding != input_shape_.encoding ? " (other encoding)" : "") +
                        " does not match the built input shape " + to_string(input_shape_));
     if (x.batch <= 0) throw ShapeError(where() + "batch size must be positive, got " + std::to_string(x.batch));

@@ -17,6 +17,11 @@
 ///   x_t is replaced by x_t .* M_x and h_{t-1} by h_{t-1} .* M_h wherever it multiplies U.
 /// Masks: a row whose mask byte is 0 carries the previous state (and LSTM cell) unchanged; its gate
 ///   gradients are zero and the state gradient passes straight through.
+/// Fused embedding (set_fused_embedding): with an embedding table E (V x D) attached, forward also takes the
+///   Ids batch that the Embedding would have read, and x_t = E[ids_t] is never built: G = (E W)[ids] + b is a
+///   gather from P = E W (V x kH), like one-hot input with kernel P. Backward: dP = scatter-add of dG by id,
+///   dW += E^T dP, dE += dP W^T. Exact in exact arithmetic; cheaper whenever V is well below T*B. Not with
+///   input dropout in Mode::Train (the mask differs per sample), nor with an Embedding mask.
 /// Output: return_sequences: (T*B) x H, row block s = state after processing step s (processing order, as
 ///   Keras; the input mask is passed on unchanged, as Keras does even with go_backwards); otherwise B x H, the
 ///   state after the last processed step.
@@ -142,6 +147,22 @@ class Recurrent : public Layer<T> {
   Activation activation() const { return s_.activation; }
   Activation recurrent_activation() const { return s_.recurrent_activation; }
 
+  /// Attaches (or, with nullptr, detaches) the Embedding layer in front of this one, whose only parameter is the
+  /// table E (V x D, D = this layer's input features): forward then also accepts the Shape::ids(steps) input of
+  /// that Embedding and reads x = E[ids] through E W, adding dL/dE into the Embedding's gradient (see the file
+  /// comment). Sequential uses it for Embedding -> recurrent pairs; the table stays the Embedding's.
+  void set_fused_embedding(Layer<T>* embedding) {
+    if (embedding && (embedding->param_specs().size() != 1 || embedding->param(0).cols() != D_))
+      throw ShapeError(this->where() + "fused embedding '" + embedding->name() + "' does not fit the layer's " +
+                       std::to_string(D_) + " input features");
+    emb_ = embedding;
+  }
+  /// Whether a fused embedding would be used for a forward in `mode` over `rows` = steps * batch rows:
+  /// attached, no input dropout in training, and the table small enough for the product E W to pay off.
+  bool fuses_embedding(Mode mode, Index rows) const {
+    return emb_ && !(mode == Mode::Train && s_.dropout > 0.0) && 2 * emb_->param(0).rows() <= rows;
+  }
+
   /// A new, unbuilt layer of the same type and settings that reads the sequence in the other direction
   /// (go_backwards flipped): the backward half of Bidirectional.
   std::unique_ptr<Layer<T>> clone_reversed() const {
@@ -164,6 +185,12 @@ class Recurrent : public Layer<T> {
   }
 
   const RecurrentSettings& settings() const { return s_; }
+
+  bool accepts_input(const Shape& in) const override {
+    return emb_ && in.encoding == Encoding::Ids && in.steps == this->input_shape().steps;
+  }
+  /// Whether the batch being processed is ids read through the fused embedding.
+  static bool is_fused_input(const SeqBatch<T>& x) { return x.shape.encoding == Encoding::Ids; }
 
   /// Writes the common settings into c (with or without recurrent_activation, which SimpleRNN lacks).
   void write_common_config(Config& c, bool with_recurrent_activation) const {
@@ -206,6 +233,12 @@ class Recurrent : public Layer<T> {
     B_ = x.batch;
     train_ = mode == Mode::Train;
     if (x.shape.encoding == Encoding::OneHot) detail::check_ids(x, x.shape.features, this->where());
+    if (is_fused_input(x)) {
+      if (!emb_) throw ShapeError(this->where() + "got ids but has no fused embedding table");
+      if (train_ && s_.dropout > 0.0)
+        throw StateError(this->where() + "a fused embedding cannot be used with input dropout in training");
+      detail::check_ids(x, emb_->param(0).rows(), this->where());
+    }
     masked_ = x.has_mask();
     if (masked_) {
       m_.resize(T_ * B_);
@@ -229,6 +262,19 @@ class Recurrent : public Layer<T> {
   /// G = X' W + b_row, X' = X (.* M_x when input dropout is on); one GEMM (or a gather for one-hot input).
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
+    if (is_fused_input(x)) {
+      P_.noalias() = emb_->param(0) * W;  // P = E W
+      const Index rows = T_ * B_;
+      G.resize(rows, W.cols());
+      const T* ids = x.values.data();
+      for (Index j = 0; j < W.cols(); ++j) {
+        T* g = G.col(j).data();
+        const T* pj = P_.col(j).data();
+        const T bj = b(0, j);
+        for (Index r = 0; r < rows; ++r) g[r] = pj[static_cast<Index>(ids[r])] + bj;  // G = P[ids] + b
+      }
+      return;
+    }
     if (!drop_x_) {
       detail::project_input(x, W, b, G);
       return;
@@ -259,6 +305,18 @@ class Recurrent : public Layer<T> {
                         const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     const Index rows = T_ * B_;
+    if (is_fused_input(x)) {
+      dP_.setZero(emb_->param(0).rows(), dG.cols());
+      const T* ids = x.values.data();
+      for (Index j = 0; j < dG.cols(); ++j) {
+        const T* g = dG.col(j).data();
+        T* pj = dP_.col(j).data();
+        for (Index r = 0; r < rows; ++r) pj[static_cast<Index>(ids[r])] += g[r];  // dP = scatter of dG by id
+      }
+      dW.noalias() += emb_->param(0).transpose() * dP_;  // dW += E^T dP
+      emb_->grad(0).noalias() += dP_ * W.transpose();    // dE += dP W^T
+      return;
+    }
     if (!drop_x_) {
       detail::project_input_backward(x, dG, dW);  // dW += X^T dG
     } else if (x.shape.encoding == Encoding::OneHot) {
@@ -348,8 +406,10 @@ class Recurrent : public Layer<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
+  Matrix<T> P_, dP_;  // fused embedding: E W and its gradient
 
  private:
+  Layer<T>* emb_ = nullptr;  // the Embedding read through, when fused
   RecurrentSettings s_;
 };
 

@@ -1,0 +1,136 @@
+// The fused Embedding -> recurrent path (Recurrent::set_fused_embedding): reading ids through E W must give
+// the same outputs and gradients as the Embedding layer followed by the recurrent layer.
+#include "gradcheck.hpp"
+
+#include <catch2/catch.hpp>
+#include <seqnet/layers/embedding.hpp>
+#include <seqnet/layers/gru.hpp>
+#include <seqnet/layers/lstm.hpp>
+#include <seqnet/layers/simple_rnn.hpp>
+
+#include <memory>
+
+using namespace seqnet;
+
+namespace {
+
+constexpr Index kVocab = 7, kDim = 3, kSteps = 5, kBatch = 4;
+
+SeqBatch<double> random_ids(std::uint64_t seed) {
+  Rng rng(seed);
+  SeqBatch<double> ids;
+  ids.batch = kBatch;
+  ids.shape = Shape::ids(kSteps);
+  ids.values.resize(kSteps * kBatch, 1);
+  for (Index r = 0; r < ids.values.rows(); ++r) ids.values(r, 0) = static_cast<double>(rng.below(kVocab));
+  return ids;
+}
+
+// Runs Embedding -> layer both ways (unfused, fused) in `mode` and compares outputs and every gradient.
+void check_fused_equals_unfused(Layer<double>& layer, Mode mode) {
+  Embedding<double> emb(kVocab, kDim);
+  emb.build(Shape::ids(kSteps));
+  layer.build(Shape::sequence(kSteps, kDim));
+  Rng init(11);
+  emb.initialize(init);
+  layer.initialize(init);
+  auto& rec = dynamic_cast<Recurrent<double>&>(layer);
+  const SeqBatch<double> ids = random_ids(3);
+
+  // Unfused: the Embedding materialises x = E[ids].
+  rec.set_fused_embedding(nullptr);
+  Rng r1(5);
+  const SeqBatch<double>& x = emb.forward(ids, mode, &r1);
+  const Matrix<double> y_ref = layer.forward(x, mode, &r1).values;
+  Matrix<double> dE_ref, dW_ref;
+  std::vector<Matrix<double>> g_ref;
+  SeqBatch<double> dy;
+  dy.batch = kBatch;
+  dy.shape = layer.output_shape();
+  dy.values = Matrix<double>::Random(y_ref.rows(), y_ref.cols());
+  if (mode == Mode::Train) {
+    emb.zero_grad();
+    layer.zero_grad();
+    emb.backward(layer.backward(dy));
+    dE_ref = emb.grad(0);
+    for (auto& p : layer.params()) g_ref.push_back(p.grad);
+  }
+
+  // Fused: the layer reads the ids through E W.
+  rec.set_fused_embedding(&emb);
+  REQUIRE(rec.fuses_embedding(mode, 2 * kVocab));
+  Rng r2(5);
+  const Matrix<double> y = layer.forward(ids, mode, &r2).values;
+  CHECK((y - y_ref).cwiseAbs().maxCoeff() < 1e-12);
+  if (mode == Mode::Train) {
+    emb.zero_grad();
+    layer.zero_grad();
+    CHECK(layer.backward(dy).values.size() == 0);  // no dL/dx for ids
+    CHECK((emb.grad(0) - dE_ref).cwiseAbs().maxCoeff() < 1e-12);
+    auto params = layer.params();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      INFO(params[k].spec->name);
+      CHECK((params[k].grad - g_ref[k]).cwiseAbs().maxCoeff() < 1e-12);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Fused embedding: LSTM gives the unfused outputs and gradients", "[fused][lstm]") {
+  for (bool seq : {false, true})
+    for (bool back : {false, true}) {
+      LSTMOptions o;
+      o.return_sequences = seq;
+      o.go_backwards = back;
+      LSTM<double> l(4, o);
+      check_fused_equals_unfused(l, Mode::Train);
+      LSTM<double> e(4, o);
+      check_fused_equals_unfused(e, Mode::Eval);
+    }
+}
+
+TEST_CASE("Fused embedding: GRU (both reset modes) and SimpleRNN agree with the unfused path", "[fused][gru][simple_rnn]") {
+  for (bool reset_after : {true, false}) {
+    GRUOptions o;
+    o.reset_after = reset_after;
+    GRU<double> g(3, o);
+    check_fused_equals_unfused(g, Mode::Train);
+  }
+  SimpleRNNOptions so;
+  so.return_sequences = true;
+  SimpleRNN<double> s(5, so);
+  check_fused_equals_unfused(s, Mode::Train);
+}
+
+TEST_CASE("Fused embedding: recurrent dropout trains fused; input dropout only in inference", "[fused][dropout]") {
+  LSTMOptions rd;
+  rd.recurrent_dropout = 0.4;
+  LSTM<double> a(4, rd);
+  check_fused_equals_unfused(a, Mode::Train);  // the recurrent mask is drawn from the same Rng state
+
+  LSTMOptions in;
+  in.dropout = 0.3;
+  LSTM<double> b(4, in);
+  check_fused_equals_unfused(b, Mode::Eval);
+  CHECK_FALSE(b.fuses_embedding(Mode::Train, 1000));
+  Rng rng(1);
+  CHECK_THROWS_WITH(b.forward(random_ids(2), Mode::Train, &rng), Catch::Contains("input dropout"));
+}
+
+TEST_CASE("Fused embedding: errors name the id, and a table that does not fit is refused", "[fused][errors]") {
+  Embedding<double> emb(kVocab, kDim);
+  emb.build(Shape::ids(kSteps));
+  LSTM<double> l(2);
+  l.build(Shape::sequence(kSteps, kDim));
+  SeqBatch<double> ids = random_ids(1);
+  CHECK_THROWS_AS(l.forward(ids, Mode::Eval), ShapeError);  // no table attached: ids are refused
+  l.set_fused_embedding(&emb);
+  ids.values(6, 0) = kVocab;  // step 1, sample 2
+  CHECK_THROWS_WITH(l.forward(ids, Mode::Eval), Catch::Contains("token id 7 at sample 2, step 1"));
+  CHECK_FALSE(l.fuses_embedding(Mode::Eval, 2 * kVocab - 1));  // too few rows for E W to pay off
+
+  Embedding<double> wide(kVocab, kDim + 1);
+  wide.build(Shape::ids(kSteps));
+  CHECK_THROWS_AS(l.set_fused_embedding(&wide), ShapeError);
+}
