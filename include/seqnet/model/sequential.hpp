@@ -589,6 +589,10 @@ class Sequential {
     Index depth = -1;
     if (s.encoding == Encoding::OneHot) depth = s.features;
     else if (layers_.front()->config().has("input_dim")) depth = static_cast<Index>(layers_.front()->config().get_int("input_dim"));
+    // Fast vectorised test first; the loop below only runs to name the first bad id.
+    const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> a(v, x.size());
+    const T limit = depth > 0 && depth < (Index(1) << 24) ? static_cast<T>(depth) : static_cast<T>(Index(1) << 24);
+    if ((a >= T(0)).all() && (a < limit).all() && (a == a.template cast<std::int32_t>().template cast<T>()).all()) return n;
     for (Index i = 0; i < x.size(); ++i) {
       const T id = v[i];
       if (!(id >= T(0)) || id != std::floor(id) || (depth > 0 && !(id < static_cast<T>(depth)))) {
@@ -626,7 +630,7 @@ class Sequential {
     }
     // Labels as one row per output row, for the loss's own checks (0/1, class ids in range, finite).
     Matrix<T> all = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(y.data(), n * S, C);
-    check_labels(loss_, all, n * S, output_shape_.features, opt_.name + ": " + what + ": y: ");
+    check_labels(loss_, all, n * S, output_shape_.features, opt_.name + ": " + what + ": y: ", S);
     return n;
   }
 
