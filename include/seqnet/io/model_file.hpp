@@ -25,6 +25,7 @@ namespace seqnet {
 /// unbuilt model and NumericError when a weight is NaN or infinite.
 template <typename T>
 std::string serialize_model(const Sequential<T>& model, const ModelExtras& extras = {}) {
+  if (!model.built()) throw StateError(model.name() + ": saving needs a built model; call build(input_shape) first");
   std::vector<const Layer<T>*> layers;
   for (const auto& l : model.layers()) layers.push_back(l.get());
   return detail::encode_model<T>(model.input_shape(), layers, extras, model.name(), model.seed());

@@ -90,9 +90,11 @@ inline double log_sum_exp_row(const Matrix<T>& z, Index r, double& max_out) {
 
 /// Checks that y_true fits a prediction of `rows` x `outputs` for this loss; throws ShapeError (shape) or
 /// InvalidArgument (a NaN or infinite label, a sparse id that is not an integer in [0, outputs)).
-/// `where` prefixes every message ("fit: ").
+/// `where` prefixes every message ("fit: "). With steps > 1 row r is sample r / steps at step r % steps
+/// (a sequence output, sample-major), and messages name both.
 template <typename T>
-void check_labels(LossKind kind, const Matrix<T>& y_true, Index rows, Index outputs, const std::string& where) {
+void check_labels(LossKind kind, const Matrix<T>& y_true, Index rows, Index outputs, const std::string& where,
+                  Index steps = 1) {
   const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
   const Index want_cols = sparse ? 1 : outputs;
   if (y_true.rows() != rows || y_true.cols() != want_cols) {
@@ -106,15 +108,18 @@ void check_labels(LossKind kind, const Matrix<T>& y_true, Index rows, Index outp
     throw ShapeError(msg);
   }
   if (sparse && outputs <= 0) throw ShapeError(where + to_string(kind) + ": the prediction has no classes");
+  const auto sample = [steps](Index r) {
+    return steps > 1 ? std::to_string(r / steps) + ", step " + std::to_string(r % steps) : std::to_string(r);
+  };
   for (Index u = 0; u < y_true.cols(); ++u) {
     for (Index b = 0; b < rows; ++b) {
       const T v = y_true(b, u);
       if (!std::isfinite(v))
-        throw InvalidArgument(where + to_string(kind) + ": label of sample " + std::to_string(b) +
+        throw InvalidArgument(where + to_string(kind) + ": label of sample " + sample(b) +
                               (sparse ? "" : ", output " + std::to_string(u)) + " is " + detail::number(static_cast<double>(v)));
       if (sparse && (v < T(0) || !(v < static_cast<T>(outputs)) || v != std::floor(v)))
         throw InvalidArgument(where + to_string(kind) + ": class id " + detail::number(static_cast<double>(v)) +
-                              " of sample " + std::to_string(b) + " is not an integer in [0, " + std::to_string(outputs) +
+                              " of sample " + sample(b) + " is not an integer in [0, " + std::to_string(outputs) +
                               ")");
     }
   }

@@ -9,7 +9,8 @@
 ///
 /// Errors: a missing folder, a folder without reviews, an unreadable or empty file -> IoError naming the
 /// path; a `.txt`-less or otherwise non-matching file name, or a rating outside 1..10 -> FormatError naming
-/// the file. Names starting with '.' and entries that are not regular files are ignored.
+/// the file. Names starting with '.' and entries that are not regular files are ignored, except that an entry
+/// named like a review that is not a regular file (a folder, a dangling link, a device) is an IoError.
 
 #include "seqnet/core/error.hpp"
 #include "seqnet/core/types.hpp"
@@ -90,12 +91,19 @@ inline std::vector<ImdbFile> list_imdb_folder(const std::filesystem::path& folde
     const std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.') continue;
     std::error_code ec2;
-    if (!it->is_regular_file(ec2)) continue;
+    const bool regular = it->is_regular_file(ec2);
     ImdbFile f;
     f.path = it->path().string();
     f.name = name;
     f.label = label;
-    if (!parse_imdb_name(name, f.id, f.rating))
+    const bool review_name = parse_imdb_name(name, f.id, f.rating);
+    if (!regular) {
+      // Skipping an entry named like a review would silently drop that review from the data set.
+      if (review_name)
+        throw IoError("read_imdb: '" + f.path + "' is not a regular file (a folder, a dangling link or a device), so the review cannot be read");
+      continue;
+    }
+    if (!review_name)
       throw FormatError("read_imdb: file name '" + f.path + "' does not match <id>_<rating>.txt");
     if (f.rating < 1 || f.rating > 10)
       throw FormatError("read_imdb: file '" + f.path + "' has rating " + std::to_string(f.rating) + ", outside 1..10");
