@@ -1,4 +1,9 @@
 #include <catch2/catch.hpp>
+#include <seqnet/layers/bidirectional.hpp>
+#include <seqnet/layers/embedding.hpp>
+#include <seqnet/layers/gru.hpp>
+#include <seqnet/layers/lstm.hpp>
+#include <seqnet/layers/simple_rnn.hpp>
 #include <seqnet/model/sequential.hpp>
 #include <seqnet/optim/sgd.hpp>
 
@@ -131,4 +136,76 @@ TEST_CASE("Sequential: a moved model keeps working views", "[sequential]") {
   const Tensor<double> p2 = c.predict(x);
   CHECK(p1.values() == p2.values());
   CHECK(p1.values()[0] == Approx(c.values()[0] * 1 + c.values()[1] * 2 + c.values()[4]));
+}
+
+TEST_CASE("Sequential: the chapter's models print Keras' parameter counts", "[sequential][summary][chapter]") {
+  const std::string rule(65, '_'), dbl(65, '=');
+  auto body = [&](const std::vector<std::vector<std::string>>& rows) {
+    std::string s;
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      s += row(rows[i][0], rows[i][1], rows[i][2]) + "\n" + (i + 1 == rows.size() ? dbl : rule) + "\n";
+    return s;
+  };
+  auto totals = [&](const std::string& n) {
+    return "Total params: " + n + "\nTrainable params: " + n + "\nNon-trainable params: 0\n" + rule + "\n";
+  };
+  {  // M1: one-hot(500) -> SimpleRNN(8) -> Dense(1)
+    Sequential<float> m;
+    m.add(SimpleRNN<float>(8));
+    m.add(Dense<float>(1, Activation::Sigmoid));
+    m.build(Shape::one_hot(100, 500));
+    CHECK(m.summary().find(body({{"simple_rnn (SimpleRNN)", "(None, 8)", "4072"}, {"dense (Dense)", "(None, 1)", "9"}}) + totals("4,081")) !=
+          std::string::npos);
+  }
+  {  // M2: Embedding(500, 16) -> SimpleRNN(8) -> Dense(1)
+    Sequential<float> m;
+    m.add(Embedding<float>(500, 16));
+    m.add(SimpleRNN<float>(8));
+    m.add(Dense<float>(1, Activation::Sigmoid));
+    m.build(Shape::ids(100));
+    CHECK(m.summary().find(body({{"embedding (Embedding)", "(None, 100, 16)", "8000"},
+                                 {"simple_rnn (SimpleRNN)", "(None, 8)", "200"},
+                                 {"dense (Dense)", "(None, 1)", "9"}}) +
+                           totals("8,209")) != std::string::npos);
+  }
+  {  // M3 / M4: LSTM(8), with dropout the same count
+    Sequential<float> m;
+    m.add(Embedding<float>(500, 16));
+    m.add(LSTM<float>(8, LSTMOptions{false, false, 0.3}));
+    m.add(Dense<float>(1, Activation::Sigmoid));
+    m.build(Shape::ids(100));
+    CHECK(m.summary().find(row("lstm (LSTM)", "(None, 8)", "800")) != std::string::npos);
+    CHECK(m.summary().find(totals("8,809")) != std::string::npos);
+  }
+  {  // M5: two stacked LSTMs
+    Sequential<float> m;
+    m.add(Embedding<float>(500, 16));
+    m.add(LSTM<float>(8, LSTMOptions{true, false, 0.3}));
+    m.add(LSTM<float>(8, LSTMOptions{false, false, 0.3}));
+    m.add(Dense<float>(1, Activation::Sigmoid));
+    m.build(Shape::ids(100));
+    CHECK(m.summary().find(body({{"embedding (Embedding)", "(None, 100, 16)", "8000"},
+                                 {"lstm (LSTM)", "(None, 100, 8)", "800"},
+                                 {"lstm_1 (LSTM)", "(None, 8)", "544"},
+                                 {"dense (Dense)", "(None, 1)", "9"}}) +
+                           totals("9,353")) != std::string::npos);
+  }
+  {  // M6: GRU (reset_after: two bias vectors)
+    Sequential<float> m;
+    m.add(Embedding<float>(500, 16));
+    m.add(GRU<float>(8));
+    m.add(Dense<float>(1, Activation::Sigmoid));
+    m.build(Shape::ids(100));
+    CHECK(m.summary().find(row("gru (GRU)", "(None, 8)", "624")) != std::string::npos);
+    CHECK(m.summary().find(totals("8,633")) != std::string::npos);
+  }
+  {  // Keras cuts "bidirectional (Bidirectional)" (29 characters) to 28 plus a space.
+    Sequential<float> m;
+    m.add(Embedding<float>(500, 16));
+    m.add(Bidirectional<float>(LSTM<float>(8)));
+    m.add(Dense<float>(1, Activation::Sigmoid));
+    m.build(Shape::ids(100));
+    CHECK(m.summary().find(row("bidirectional (Bidirectional", "(None, 16)", "1600")) != std::string::npos);
+    CHECK(m.summary().find(totals("9,617")) != std::string::npos);
+  }
 }
