@@ -6,32 +6,14 @@
 
 #include "seqnet/core/config.hpp"
 #include "seqnet/core/error.hpp"
-#if __has_include("seqnet/layers/bidirectional.hpp")
 #include "seqnet/layers/bidirectional.hpp"
-#define SEQNET_HAS_BIDIRECTIONAL 1
-#endif
 #include "seqnet/layers/dense.hpp"
-#if __has_include("seqnet/layers/dropout.hpp")
 #include "seqnet/layers/dropout.hpp"
-#define SEQNET_HAS_DROPOUT 1
-#endif
-#if __has_include("seqnet/layers/embedding.hpp")
 #include "seqnet/layers/embedding.hpp"
-#define SEQNET_HAS_EMBEDDING 1
-#endif
-#if __has_include("seqnet/layers/gru.hpp")
 #include "seqnet/layers/gru.hpp"
-#define SEQNET_HAS_GRU 1
-#endif
 #include "seqnet/layers/layer.hpp"
-#if __has_include("seqnet/layers/lstm.hpp")
 #include "seqnet/layers/lstm.hpp"
-#define SEQNET_HAS_LSTM 1
-#endif
-#if __has_include("seqnet/layers/simple_rnn.hpp")
 #include "seqnet/layers/simple_rnn.hpp"
-#define SEQNET_HAS_SIMPLE_RNN 1
-#endif
 
 #include <memory>
 #include <string>
@@ -48,22 +30,11 @@ inline const char* known_layer_types() { return "Dense, Embedding, Dropout, Simp
 template <typename T>
 std::unique_ptr<Layer<T>> make_layer(const std::string& type, const Config& config) {
   if (type == "Dense") return Dense<T>::from_config(config);
-#ifdef SEQNET_HAS_EMBEDDING
   if (type == "Embedding") return Embedding<T>::from_config(config);
-#endif
-#ifdef SEQNET_HAS_DROPOUT
   if (type == "Dropout") return Dropout<T>::from_config(config);
-#endif
-#ifdef SEQNET_HAS_SIMPLE_RNN
   if (type == "SimpleRNN") return SimpleRNN<T>::from_config(config);
-#endif
-#ifdef SEQNET_HAS_LSTM
   if (type == "LSTM") return LSTM<T>::from_config(config);
-#endif
-#ifdef SEQNET_HAS_GRU
   if (type == "GRU") return GRU<T>::from_config(config);
-#endif
-#ifdef SEQNET_HAS_BIDIRECTIONAL
   if (type == "Bidirectional") {
     const std::string inner_type = config.get_string("layer.type");
     // Only recurrent layers can be wrapped; this also bounds the nesting depth for untrusted input.
@@ -71,7 +42,6 @@ std::unique_ptr<Layer<T>> make_layer(const std::string& type, const Config& conf
       throw FormatError("Bidirectional: cannot wrap a layer of type '" + inner_type + "' (expected SimpleRNN, LSTM or GRU)");
     return Bidirectional<T>::from_config(config, make_layer<T>(inner_type, config.sub("layer.")));
   }
-#endif
   throw FormatError("unknown layer type '" + type + "' (known: " + known_layer_types() + ")");
 }
 
