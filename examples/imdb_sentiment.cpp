@@ -151,7 +151,10 @@ int run_train(const TrainArgs& a) {
   chapter::ModelSpec spec = a.spec;
   spec.classes = rating ? 8 : 1;
   if (a.epochs <= 0) throw seqnet::InvalidArgument("--epochs must be positive, got " + std::to_string(a.epochs));
-  if (a.batch_size <= 0) throw seqnet::InvalidArgument("--batch-size must be positive");
+  if (a.batch_size <= 0) throw seqnet::InvalidArgument("--batch-size must be positive, got " + std::to_string(a.batch_size));
+  if (!(a.lr >= 0) || !std::isfinite(a.lr))
+    throw seqnet::InvalidArgument("--lr must be positive (or 0 for the optimizer's default), got " + std::to_string(a.lr));
+  make_optimizer(a.optimizer, a.lr);  // an unknown optimizer is refused before the data is read
 
   auto model = chapter::make_model<Real>(spec, a.seed, a.threads);
   std::cout << chapter::describe(spec.name) << "\n" << model.summary() << std::flush;
@@ -319,7 +322,10 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", t.epochs, "maximum epochs")->capture_default_str();
   app.add_option("--patience", t.patience, "early-stopping patience on val_loss")->capture_default_str()
       ->check(CLI::Range(0, 1000000));
-  app.add_option("--seed", t.seed, "seed of initialisation, split, shuffling and dropout")->capture_default_str();
+  app.add_option("--seed", t.seed, "seed of initialisation, split, shuffling and dropout")->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.find('-') == std::string::npos ? std::string() : "must not be negative, got " + v; },
+          "NONNEGATIVE"));
   app.add_option("--threads", t.threads, "threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--max-train", t.max_train, "use at most N training reviews (quick runs)")
       ->check(CLI::Range(Index{0}, Index{1} << 40));
@@ -336,7 +342,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    // One line, like every other error of this program (CLI11's own report adds a second line).
+    std::cerr << "imdb_sentiment: error: " << e.what() << " (see --help)\n";
+    return e.get_exit_code();
   }
   try {
     return predict->parsed() ? run_predict(p) : run_train(t);
