@@ -92,13 +92,14 @@ TEST_CASE("Reliability: token ids that are negative, fractional, NaN, infinite o
   const struct {
     double id;
     const char* shown;
-  } cases[] = {{5, "token id 5 "}, {1e9, "token id 1000000000 "}, {-1, "token id -1 "}, {2.5, "token id 2.5 "},
-               {kNaN, "token id nan "}, {kInf, "token id inf "}, {-kInf, "token id -inf "}};
+  } cases[] = {{5, "token id 5 "},      {1e9, "token id 1000000000 "}, {-1, "token id -1 "},     {2.5, "token id 2.5 "},
+               {kNaN, "token id nan "}, {kInf, "token id inf "},       {-kInf, "token id -inf "}};
   for (const auto& c : cases) {
     INFO(c.shown);
     x(1, 2) = c.id;
     const std::string msg = error_of([&] { m.fit(x, y, quiet(1, 2)); });
-    CHECK_THAT(msg, Catch::Contains(std::string("fit(): ") + c.shown + "at sample 1, step 2 is not an integer in [0, 5)"));
+    CHECK_THAT(msg,
+               Catch::Contains(std::string("fit(): ") + c.shown + "at sample 1, step 2 is not an integer in [0, 5)"));
     CHECK_THROWS_AS(m.train_on_batch(x, y), InvalidArgument);
     CHECK_THROWS_AS(m.evaluate(x, y), InvalidArgument);
     CHECK_THROWS_WITH(m.predict(x), Catch::Contains("predict(): ") && Catch::Contains(c.shown));
@@ -119,7 +120,8 @@ TEST_CASE("Reliability: NaN and infinite inputs and labels are refused naming sa
   m.compile(LossKind::BinaryCrossentropy, SGD<double>());
   Tensor<double> x({4, 3, 2}, 0.5), y({4, 1}, 1.0);
   x(2, 1, 1) = -kInf;
-  CHECK_THROWS_WITH(m.fit(x, y, quiet(1, 4)), Catch::Contains("x has a non-finite value (-inf) at sample 2, step 1, feature 1"));
+  CHECK_THROWS_WITH(m.fit(x, y, quiet(1, 4)),
+                    Catch::Contains("x has a non-finite value (-inf) at sample 2, step 1, feature 1"));
   x(2, 1, 1) = kNaN;
   CHECK_THROWS_AS(m.predict(x), InvalidArgument);
   x(2, 1, 1) = 0.5;
@@ -173,7 +175,8 @@ TEST_CASE("Reliability: labels that do not match the samples or the output are r
   const Tensor<double> y5({5}, 0.0);
   CHECK_THROWS_WITH(m.fit(x, y5, quiet(1, 2)), Catch::Contains("y has 5 samples, x has 4"));
   const Tensor<double> y43({4, 3}, 0.0);
-  CHECK_THROWS_WITH(m.fit(x, y43, quiet(1, 2)), Catch::Contains("y has shape (4, 3)") && Catch::Contains("one class id per sample"));
+  CHECK_THROWS_WITH(m.fit(x, y43, quiet(1, 2)),
+                    Catch::Contains("y has shape (4, 3)") && Catch::Contains("one class id per sample"));
   m.compile(LossKind::CategoricalCrossentropy, SGD<double>());
   CHECK_NOTHROW(m.train_on_batch(x, y43));
   const Tensor<double> y42({4, 2}, 0.0);
@@ -207,7 +210,8 @@ TEST_CASE("Reliability: a model used before build or compile says which call it 
   for (const auto& c : calls) {
     INFO(c.first);
     CHECK_THROWS_AS(c.second(), StateError);
-    CHECK_THAT(error_of(c.second), Catch::Contains(std::string("sequential: ") + c.first + " needs a built model; call build"));
+    CHECK_THAT(error_of(c.second),
+               Catch::Contains(std::string("sequential: ") + c.first + " needs a built model; call build"));
   }
   const std::string never = (fs::temp_directory_path() / ("never_written_" + std::to_string(::getpid()))).string();
   CHECK_THROWS_WITH(save_model(unbuilt, never), Catch::Contains("sequential: saving needs a built model; call build"));
@@ -227,7 +231,8 @@ TEST_CASE("Reliability: a model used before build or compile says which call it 
            {"optimizer()", [&] { built.optimizer(); }},
            {"loss()", [&] { (void)built.loss(); }}}) {
     INFO(c.first);
-    CHECK_THAT(error_of(c.second), Catch::Contains(std::string(c.first) + " needs a compiled model; call compile(loss, optimizer) first"));
+    CHECK_THAT(error_of(c.second),
+               Catch::Contains(std::string(c.first) + " needs a compiled model; call compile(loss, optimizer) first"));
   }
   CHECK(built.predict(x).shape() == std::vector<Index>{2, 1});
   CHECK_NOTHROW(built.summary());
@@ -249,7 +254,8 @@ TEST_CASE("Reliability: layers whose shapes do not fit are named; Dense after Em
   CHECK_FALSE(two.built());
   Sequential<float> gru;
   gru.add(GRU<float>(3));
-  CHECK_THROWS_WITH(gru.build(Shape::ids(6)), Catch::Contains("layer 0 (GRU 'gru')") && Catch::Contains("put an Embedding first"));
+  CHECK_THROWS_WITH(gru.build(Shape::ids(6)),
+                    Catch::Contains("layer 0 (GRU 'gru')") && Catch::Contains("put an Embedding first"));
   Sequential<float> emb;
   emb.add(Embedding<float>(10, 4));
   emb.add(Embedding<float>(10, 4));
@@ -257,7 +263,8 @@ TEST_CASE("Reliability: layers whose shapes do not fit are named; Dense after Em
                                                   Catch::Contains("expects a sequence of integer ids"));
   Sequential<float> drop;
   drop.add(Dropout<float>(0.5));
-  CHECK_THROWS_WITH(drop.build(Shape::ids(6)), Catch::Contains("Dropout 'dropout'") && Catch::Contains("expects real values"));
+  CHECK_THROWS_WITH(drop.build(Shape::ids(6)),
+                    Catch::Contains("Dropout 'dropout'") && Catch::Contains("expects real values"));
   Sequential<float> zero;
   zero.add(Dense<float>(2));
   CHECK_THROWS_WITH(zero.build(Shape::vector(0)), Catch::Contains("cannot be built for input shape (None, 0)"));
@@ -279,7 +286,8 @@ TEST_CASE("Reliability: layers whose shapes do not fit are named; Dense after Em
 TEST_CASE("Reliability: empty texts, invalid UTF-8 and NUL bytes encode to valid ids without errors",
           "[reliability][text]") {
   using text::Vocabulary;
-  const std::vector<std::string> texts{"good film", std::string("good\0bad\xFF\xC3 film", 15), "", "\x80\x80\xED\xA0\x80"};
+  const std::vector<std::string> texts{"good film", std::string("good\0bad\xFF\xC3 film", 15), "",
+                                       "\x80\x80\xED\xA0\x80"};
   const Vocabulary v = Vocabulary::build(texts);
   // Only whole, valid UTF-8 words are stored: "good", "film", "bad".
   CHECK(v.words() == std::vector<std::string>{"film", "good", "bad"});
@@ -298,12 +306,14 @@ TEST_CASE("Reliability: empty texts, invalid UTF-8 and NUL bytes encode to valid
   CHECK(Vocabulary::deserialize(v.serialize()).words() == v.words());
 }
 
-TEST_CASE("Reliability: a data folder that is missing, empty or a file is an IoError naming it", "[reliability][imdb]") {
+TEST_CASE("Reliability: a data folder that is missing, empty or a file is an IoError naming it",
+          "[reliability][imdb]") {
   TempDir d("data");
   const std::string empty = (d.path / "empty").string();
   fs::create_directories(empty);
-  CHECK_THROWS_WITH(text::read_imdb(empty, text::ImdbSubset::Train),
-                    Catch::Contains("'" + (fs::path(empty) / "train" / "neg").string() + "' does not exist or is not a folder"));
+  CHECK_THROWS_WITH(
+      text::read_imdb(empty, text::ImdbSubset::Train),
+      Catch::Contains("'" + (fs::path(empty) / "train" / "neg").string() + "' does not exist or is not a folder"));
   d.write("file/x", "not a folder");
   CHECK_THROWS_AS(text::read_imdb((d.path / "file" / "x").string(), text::ImdbSubset::Test), IoError);
   d.write("only_neg/train/neg/1_2.txt", "bad");
@@ -361,7 +371,8 @@ TEST_CASE("Reliability: nonsensical settings are refused before anything runs", 
   CHECK_THROWS_WITH(GRU<double>(2, nan_dropout), Catch::Contains("GRU: recurrent_dropout must be in [0, 1)"));
   CHECK_THROWS_WITH(SimpleRNN<double>(-3), Catch::Contains("SimpleRNN: units must be positive, got -3"));
   CHECK_THROWS_WITH(Dropout<double>(kNaN), Catch::Contains("Dropout: rate must be in [0, 1), got nan"));
-  CHECK_THROWS_WITH(EarlyStopping<double>(EarlyStoppingOptions{"val_loss", 0, kNaN}), Catch::Contains("min_delta must be >= 0"));
+  CHECK_THROWS_WITH(EarlyStopping<double>(EarlyStoppingOptions{"val_loss", 0, kNaN}),
+                    Catch::Contains("min_delta must be >= 0"));
   text::ImdbOptions io;
   io.max_per_label = -1;
   CHECK_THROWS_AS(text::read_imdb("/nowhere", text::ImdbSubset::Train, io), InvalidArgument);
@@ -421,8 +432,8 @@ TEST_CASE("Reliability: a diverging fit stops, keeps finite weights, and leaves 
   CHECK_THAT(h.stop_reason, Catch::Contains("terminating training"));
   CHECK_THAT(out.str(), Catch::Contains(h.stop_reason));
   const auto val_loss = h.series("val_loss");
-  CHECK(val_loss[2] < val_loss[0]);                 // the first epochs learned
-  CHECK(val_loss.back() > 1e3 * val_loss[2]);       // the later ones did not
+  CHECK(val_loss[2] < val_loss[0]);            // the first epochs learned
+  CHECK(val_loss.back() > 1e3 * val_loss[2]);  // the later ones did not
   // The model holds finite weights: those from before the step that failed.
   for (Index i = 0; i < m.num_params(); ++i) CHECK(std::isfinite(m.values()[i]));
 

@@ -100,11 +100,11 @@ inline std::vector<ImdbFile> list_imdb_folder(const std::filesystem::path& folde
     if (!regular) {
       // Skipping an entry named like a review would silently drop that review from the data set.
       if (review_name)
-        throw IoError("read_imdb: '" + f.path + "' is not a regular file (a folder, a dangling link or a device), so the review cannot be read");
+        throw IoError("read_imdb: '" + f.path +
+                      "' is not a regular file (a folder, a dangling link or a device), so the review cannot be read");
       continue;
     }
-    if (!review_name)
-      throw FormatError("read_imdb: file name '" + f.path + "' does not match <id>_<rating>.txt");
+    if (!review_name) throw FormatError("read_imdb: file name '" + f.path + "' does not match <id>_<rating>.txt");
     if (f.rating < 1 || f.rating > 10)
       throw FormatError("read_imdb: file '" + f.path + "' has rating " + std::to_string(f.rating) + ", outside 1..10");
     files.push_back(std::move(f));
