@@ -134,3 +134,39 @@ TEST_CASE("Fused embedding: errors name the id, and a table that does not fit is
   wide.build(Shape::ids(kSteps));
   CHECK_THROWS_AS(l.set_fused_embedding(&wide), ShapeError);
 }
+
+#include <seqnet/layers/dense.hpp>
+#include <seqnet/model/sequential.hpp>
+#include <seqnet/optim/rmsprop.hpp>
+
+TEST_CASE("Fused embedding: a Sequential model trains the same fused and unfused", "[fused][sequential]") {
+  // mask_zero switches the fusion off; with no id 0 in the data the two models compute the same function.
+  auto make = [](bool mask_zero, int threads) {
+    Sequential<double> m(SequentialOptions{7, threads, "m"});
+    EmbeddingOptions eo;
+    eo.mask_zero = mask_zero;
+    m.add(Embedding<double>(kVocab, kDim, eo));
+    m.add(LSTM<double>(4));
+    m.add(Dense<double>(1, Activation::Sigmoid));
+    m.build(Shape::ids(kSteps));
+    m.compile(LossKind::BinaryCrossentropy, RMSprop<double>(RMSpropOptions{}));
+    return m;
+  };
+  Rng rng(2);
+  const Index n = 8;
+  Tensor<double> x({n, kSteps}), y({n});
+  for (auto& v : x.values()) v = static_cast<double>(1 + rng.below(kVocab - 1));
+  for (auto& v : y.values()) v = static_cast<double>(rng.below(2));
+  for (int threads : {1, 2}) {
+    auto fused = make(false, threads), plain = make(true, threads);
+    for (int step = 0; step < 5; ++step) {
+      const double a = fused.train_on_batch(x, y), b = plain.train_on_batch(x, y);
+      CHECK(a == Approx(b).epsilon(1e-12));
+    }
+    double worst = 0;
+    for (Index i = 0; i < fused.num_params(); ++i) worst = std::max(worst, std::abs(fused.values()[i] - plain.values()[i]));
+    CHECK(worst < 1e-12);
+    const auto pf = fused.predict(x), pp = plain.predict(x);
+    for (Index i = 0; i < n; ++i) CHECK(pf(i, 0) == Approx(pp(i, 0)).epsilon(1e-12));
+  }
+}

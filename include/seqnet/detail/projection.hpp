@@ -3,15 +3,17 @@
 /// The input projection shared by Dense and the recurrent layers: G = X W + b over all rows (all steps of
 /// all samples) at once. For Dense input it is one GEMM; for one-hot input (ids standing for one-hot
 /// vectors) the product of a one-hot row with W is a row of W, so it is a gather, and dW += X^T dG is a
-/// scatter-add. Ids are checked here: an id that is not an integer in [0, depth) is an error that names the
-/// id, the sample and the step.
+/// scatter-add. Ids are read once per forward (read_ids): an id that is not an integer in [0, depth) is an
+/// error that names the id, the sample and the step; the gather and scatter loops then use the int32 ids.
 
 #include "seqnet/core/error.hpp"
 #include "seqnet/core/types.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace seqnet {
 namespace detail {
@@ -29,7 +31,7 @@ inline Index checked_id(T v, Index depth, Index row, Index batch, const std::str
   return static_cast<Index>(v);
 }
 
-/// Checks every id of a batch (call once per forward, before the gather loops).
+/// Checks every id of a batch.
 template <typename T>
 inline void check_ids(const SeqBatch<T>& x, Index depth, const std::string& where) {
   const Index rows = x.values.rows();
@@ -37,38 +39,73 @@ inline void check_ids(const SeqBatch<T>& x, Index depth, const std::string& wher
   for (Index r = 0; r < rows; ++r) checked_id(v[r], depth, r, x.batch, where);
 }
 
-/// G = X W (+ b): G is resized to rows x W.cols(). X is dense or one-hot ids (already checked).
-template <typename T, typename DerivedW, typename DerivedB>
-inline void project_input(const SeqBatch<T>& x, const Eigen::MatrixBase<DerivedW>& W,
-                          const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G) {
+/// Checks every id of a batch and stores them as int32 in `ids` (resized, no allocation once large enough).
+template <typename T>
+inline void read_ids(const SeqBatch<T>& x, Index depth, const std::string& where, std::vector<std::int32_t>& ids) {
   const Index rows = x.values.rows();
-  G.resize(rows, W.cols());
+  const T* v = x.values.data();
+  ids.resize(static_cast<std::size_t>(rows));
+  for (Index r = 0; r < rows; ++r)
+    ids[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(checked_id(v[r], depth, r, x.batch, where));
+}
+
+/// G = P[ids] + b: row r of G is row ids[r] of P plus the bias row (column by column, so each inner loop
+/// is a vectorisable gather from one contiguous column of P). With `scale`, row r is scaled by scale[r]
+/// before the bias is added.
+template <typename T, typename DP, typename DB>
+inline void gather_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DP>& P,
+                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, const T* scale = nullptr) {
+  const Index rows = static_cast<Index>(ids.size());
+  const std::int32_t* id = ids.data();
+  G.resize(rows, P.cols());
+  for (Index j = 0; j < P.cols(); ++j) {
+    T* g = G.col(j).data();
+    const T* pj = &P.derived().coeffRef(0, j);
+    const T bj = b(0, j);
+    if (scale)
+      for (Index r = 0; r < rows; ++r) g[r] = scale[r] * pj[id[r]] + bj;
+    else
+      for (Index r = 0; r < rows; ++r) g[r] = pj[id[r]] + bj;
+  }
+}
+
+/// dP(ids[r], :) += scale[r] * dG(r, :) for every row r (scale 1 without `scale`).
+template <typename T, typename DP>
+inline void scatter_rows(const std::vector<std::int32_t>& ids, const Matrix<T>& dG, Eigen::MatrixBase<DP>& dP,
+                         const T* scale = nullptr) {
+  const Index rows = static_cast<Index>(ids.size());
+  const std::int32_t* id = ids.data();
+  for (Index j = 0; j < dG.cols(); ++j) {
+    const T* g = dG.col(j).data();
+    T* pj = &dP.derived().coeffRef(0, j);
+    if (scale)
+      for (Index r = 0; r < rows; ++r) pj[id[r]] += scale[r] * g[r];
+    else
+      for (Index r = 0; r < rows; ++r) pj[id[r]] += g[r];
+  }
+}
+
+/// G = X W + b: G is resized to rows x W.cols(). For one-hot X, `ids` holds its ids (read_ids).
+template <typename T, typename DerivedW, typename DerivedB>
+inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids,
+                          const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G) {
   if (x.shape.encoding == Encoding::OneHot) {
-    const T* ids = x.values.data();
-    for (Index j = 0; j < W.cols(); ++j) {
-      T* g = G.col(j).data();
-      const T bj = b(0, j);
-      for (Index r = 0; r < rows; ++r) g[r] = W(static_cast<Index>(ids[r]), j) + bj;
-    }
+    gather_rows(ids, W, b, G);  // a one-hot row times W is a row of W
   } else {
+    G.resize(x.values.rows(), W.cols());
     G.noalias() = x.values * W;
     G.rowwise() += b.row(0);
   }
 }
 
-/// dW += X^T dG for dense or one-hot X.
+/// dW += X^T dG for dense or one-hot X (`ids` as for project_input).
 template <typename T, typename DerivedW>
-inline void project_input_backward(const SeqBatch<T>& x, const Matrix<T>& dG, Eigen::MatrixBase<DerivedW>& dW) {
-  if (x.shape.encoding == Encoding::OneHot) {
-    const T* ids = x.values.data();
-    const Index rows = x.values.rows();
-    for (Index j = 0; j < dG.cols(); ++j) {
-      const T* g = dG.col(j).data();
-      for (Index r = 0; r < rows; ++r) dW(static_cast<Index>(ids[r]), j) += g[r];
-    }
-  } else {
+inline void project_input_backward(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids, const Matrix<T>& dG,
+                                   Eigen::MatrixBase<DerivedW>& dW) {
+  if (x.shape.encoding == Encoding::OneHot)
+    scatter_rows(ids, dG, dW);
+  else
     dW.noalias() += x.values.transpose() * dG;
-  }
 }
 
 }  // namespace detail

@@ -73,12 +73,12 @@ class Dense final : public Layer<T> {
 
   void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode, Rng*) override {
     const auto& W = this->param(0);
-    if (x.shape.encoding == Encoding::OneHot) detail::check_ids(x, x.shape.features, this->where());
+    if (x.shape.encoding == Encoding::OneHot) detail::read_ids(x, x.shape.features, this->where(), ids_);
     if (opt_.use_bias) {
-      detail::project_input(x, W, this->param(1), y.values);
+      detail::project_input(x, ids_, W, this->param(1), y.values);
     } else {
       zero_bias_.setZero(1, units_);
-      detail::project_input(x, W, zero_bias_, y.values);
+      detail::project_input(x, ids_, W, zero_bias_, y.values);
     }
     const Index rows = y.values.rows();
     if (opt_.activation == Activation::Sigmoid || opt_.activation == Activation::Softmax) z_ = y.values;
@@ -108,7 +108,7 @@ class Dense final : public Layer<T> {
     } else {
       dz_ = dy.values.binaryExpr(y, [a = opt_.activation](T g, T out) { return g * detail::activation_grad_from_output(a, out); });
     }
-    detail::project_input_backward(x, dz_, this->grad(0));  // dW += x^T dz
+    detail::project_input_backward(x, ids_, dz_, this->grad(0));  // dW += x^T dz
     if (opt_.use_bias) this->grad(1) += dz_.colwise().sum();  // db += 1^T dz
     if (this->input_grad()) dx.values.noalias() = dz_ * this->param(0).transpose();  // dx = dz W^T
   }
@@ -118,6 +118,7 @@ class Dense final : public Layer<T> {
   DenseOptions opt_;
   Matrix<T> z_, dz_;
   Matrix<T> zero_bias_;
+  std::vector<std::int32_t> ids_;  // one-hot input: the ids of the last forward
   bool logits_grad_ = false;
 };
 

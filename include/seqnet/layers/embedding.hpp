@@ -61,19 +61,12 @@ class Embedding final : public Layer<T> {
   }
 
   void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode, Rng*) override {
-    detail::check_ids(x, input_dim_, this->where());
+    detail::read_ids(x, input_dim_, this->where(), ids_);
     const Index rows = x.values.rows();
-    const T* ids = x.values.data();
-    const auto& E = this->param(0);
-    y.values.resize(rows, output_dim_);
-    for (Index j = 0; j < output_dim_; ++j) {
-      const T* e = E.col(j).data();
-      T* out = y.values.col(j).data();
-      for (Index r = 0; r < rows; ++r) out[r] = e[static_cast<Index>(ids[r])];  // y_r = E[x_r, :]
-    }
+    detail::gather_rows(ids_, this->param(0), zero_row_.setZero(1, output_dim_), y.values);  // y_r = E[x_r, :]
     if (opt_.mask_zero) {
       y.mask.resize(static_cast<std::size_t>(rows));
-      for (Index r = 0; r < rows; ++r) y.mask[static_cast<std::size_t>(r)] = ids[r] != T(0) ? 1 : 0;
+      for (Index r = 0; r < rows; ++r) y.mask[static_cast<std::size_t>(r)] = ids_[static_cast<std::size_t>(r)] != 0 ? 1 : 0;
       // An incoming mask (rare for ids) still applies: a step is real only if both say so.
       if (x.has_mask())
         for (std::size_t r = 0; r < y.mask.size(); ++r) y.mask[r] = static_cast<std::uint8_t>(y.mask[r] && x.mask[r]);
@@ -82,21 +75,16 @@ class Embedding final : public Layer<T> {
     }
   }
 
-  void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>&) override {
-    // x is the batch forward() checked and the caller kept unchanged, so the ids are valid indices.
-    const Index rows = x.values.rows();
-    const T* ids = x.values.data();
-    auto& dE = this->grad(0);
-    for (Index j = 0; j < output_dim_; ++j) {
-      T* g = dE.col(j).data();
-      const T* d = dy.values.col(j).data();
-      for (Index r = 0; r < rows; ++r) g[static_cast<Index>(ids[r])] += d[r];  // dE[x_r, :] += dy_r
-    }
+  void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>&) override {
+    // ids_ are the ids of the forward this backward belongs to (forward checked them).
+    detail::scatter_rows(ids_, dy.values, this->grad(0));  // dE[x_r, :] += dy_r
   }
 
  private:
   Index input_dim_, output_dim_;
   EmbeddingOptions opt_;
+  std::vector<std::int32_t> ids_;  // the ids of the last forward
+  Matrix<T> zero_row_;             // gather_rows adds a bias row; an embedding has none
 };
 
 }  // namespace seqnet

@@ -157,6 +157,8 @@ class Recurrent : public Layer<T> {
                        std::to_string(D_) + " input features");
     emb_ = embedding;
   }
+  /// The Embedding attached by set_fused_embedding (nullptr if none).
+  const Layer<T>* fused_embedding() const { return emb_; }
   /// Whether a fused embedding would be used for a forward in `mode` over `rows` = steps * batch rows:
   /// attached, no input dropout in training, and the table small enough for the product E W to pay off.
   bool fuses_embedding(Mode mode, Index rows) const {
@@ -232,12 +234,12 @@ class Recurrent : public Layer<T> {
     T_ = x.steps();
     B_ = x.batch;
     train_ = mode == Mode::Train;
-    if (x.shape.encoding == Encoding::OneHot) detail::check_ids(x, x.shape.features, this->where());
+    if (x.shape.encoding == Encoding::OneHot) detail::read_ids(x, x.shape.features, this->where(), ids_);
     if (is_fused_input(x)) {
       if (!emb_) throw ShapeError(this->where() + "got ids but has no fused embedding table");
       if (train_ && s_.dropout > 0.0)
         throw StateError(this->where() + "a fused embedding cannot be used with input dropout in training");
-      detail::check_ids(x, emb_->param(0).rows(), this->where());
+      detail::read_ids(x, emb_->param(0).rows(), this->where(), ids_);
     }
     masked_ = x.has_mask();
     if (masked_) {
@@ -264,19 +266,11 @@ class Recurrent : public Layer<T> {
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     if (is_fused_input(x)) {
       P_.noalias() = emb_->param(0) * W;  // P = E W
-      const Index rows = T_ * B_;
-      G.resize(rows, W.cols());
-      const T* ids = x.values.data();
-      for (Index j = 0; j < W.cols(); ++j) {
-        T* g = G.col(j).data();
-        const T* pj = P_.col(j).data();
-        const T bj = b(0, j);
-        for (Index r = 0; r < rows; ++r) g[r] = pj[static_cast<Index>(ids[r])] + bj;  // G = P[ids] + b
-      }
+      detail::gather_rows(ids_, P_, b, G);  // G = P[ids] + b
       return;
     }
     if (!drop_x_) {
-      detail::project_input(x, W, b, G);
+      detail::project_input(x, ids_, W, b, G);
       return;
     }
     const Index rows = T_ * B_;
@@ -284,13 +278,8 @@ class Recurrent : public Layer<T> {
     if (x.shape.encoding == Encoding::OneHot) {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
-      for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, static_cast<Index>(x.values(r, 0)));
-      const T* ids = x.values.data();
-      for (Index j = 0; j < W.cols(); ++j) {
-        T* g = G.col(j).data();
-        const T bj = b(0, j);
-        for (Index r = 0; r < rows; ++r) g[r] = xs_[r] * W(static_cast<Index>(ids[r]), j) + bj;
-      }
+      for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
+      detail::gather_rows(ids_, W, b, G, xs_.data());
     } else {
       Xd_.resize(rows, D_);
       for (Index t = 0; t < T_; ++t) Xd_.middleRows(t * B_, B_) = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
@@ -304,27 +293,17 @@ class Recurrent : public Layer<T> {
   void project_backward(const SeqBatch<T>& x, const Matrix<T>& dG, const Eigen::MatrixBase<DW>& W,
                         const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
-    const Index rows = T_ * B_;
     if (is_fused_input(x)) {
       dP_.setZero(emb_->param(0).rows(), dG.cols());
-      const T* ids = x.values.data();
-      for (Index j = 0; j < dG.cols(); ++j) {
-        const T* g = dG.col(j).data();
-        T* pj = dP_.col(j).data();
-        for (Index r = 0; r < rows; ++r) pj[static_cast<Index>(ids[r])] += g[r];  // dP = scatter of dG by id
-      }
+      detail::scatter_rows(ids_, dG, dP_);  // dP = scatter of dG by id
       dW.noalias() += emb_->param(0).transpose() * dP_;  // dW += E^T dP
       emb_->grad(0).noalias() += dP_ * W.transpose();    // dE += dP W^T
       return;
     }
     if (!drop_x_) {
-      detail::project_input_backward(x, dG, dW);  // dW += X^T dG
+      detail::project_input_backward(x, ids_, dG, dW);  // dW += X^T dG
     } else if (x.shape.encoding == Encoding::OneHot) {
-      const T* ids = x.values.data();
-      for (Index j = 0; j < dG.cols(); ++j) {
-        const T* g = dG.col(j).data();
-        for (Index r = 0; r < rows; ++r) dW(static_cast<Index>(ids[r]), j) += xs_[r] * g[r];  // dW += X'^T dG
-      }
+      detail::scatter_rows(ids_, dG, dW, xs_.data());  // dW += X'^T dG
     } else {
       dW.noalias() += Xd_.transpose() * dG;  // dW += X'^T dG
     }
@@ -406,7 +385,8 @@ class Recurrent : public Layer<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
-  Matrix<T> P_, dP_;  // fused embedding: E W and its gradient
+  Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
+  std::vector<std::int32_t> ids_;  // one-hot or fused input: the ids of the last forward
 
  private:
   Layer<T>* emb_ = nullptr;  // the Embedding read through, when fused

@@ -31,7 +31,9 @@
 #include "seqnet/core/types.hpp"
 #include "seqnet/detail/thread_pool.hpp"
 #include "seqnet/layers/dense.hpp"
+#include "seqnet/layers/embedding.hpp"
 #include "seqnet/layers/layer.hpp"
+#include "seqnet/layers/recurrent.hpp"
 #include "seqnet/losses/losses.hpp"
 #include "seqnet/losses/metrics.hpp"
 #include "seqnet/model/callbacks.hpp"
@@ -207,6 +209,7 @@ class Sequential {
     input_shape_ = input;
     output_shape_ = s;
     built_ = true;
+    link_fused_embeddings(layers_);
     build_replicas();
   }
 
@@ -487,6 +490,7 @@ class Sequential {
 
  private:
   struct Worker {
+    std::vector<char> skipped;  // layers skipped in the last forward (Embeddings read through, fused)
     SeqBatch<T> x;
     Matrix<T> y;
     SeqBatch<T> dy;
@@ -540,8 +544,36 @@ class Sequential {
         r.layers.push_back(std::move(c));
       }
       r.layers.front()->set_input_grad(false);
+      link_fused_embeddings(r.layers);
       replicas_.push_back(std::move(r));
     }
+  }
+  // An Embedding (without mask_zero) followed by a recurrent layer: the recurrent layer may read the ids
+  // through the embedding table (Recurrent::set_fused_embedding), so x = E[ids] is never built.
+  static void link_fused_embeddings(std::vector<LayerPtr>& L) {
+    for (std::size_t i = 0; i + 1 < L.size(); ++i) {
+      auto* emb = dynamic_cast<Embedding<T>*>(L[i].get());
+      auto* rec = dynamic_cast<Recurrent<T>*>(L[i + 1].get());
+      if (emb && rec && !emb->mask_zero()) rec->set_fused_embedding(emb);
+    }
+  }
+  // Runs the layers of a stack forward; layer i is skipped (and marked) when the next layer reads its ids
+  // through it in this mode and at this batch size.
+  static const SeqBatch<T>& forward_stack(std::vector<LayerPtr>& L, const SeqBatch<T>& x, Mode mode, Rng* rng,
+                                          std::vector<char>& skipped) {
+    skipped.assign(L.size(), 0);
+    const SeqBatch<T>* h = &x;
+    for (std::size_t i = 0; i < L.size(); ++i) {
+      if (i + 1 < L.size()) {
+        const auto* rec = dynamic_cast<const Recurrent<T>*>(L[i + 1].get());
+        if (rec && rec->fused_embedding() == L[i].get() && rec->fuses_embedding(mode, h->values.rows())) {
+          skipped[i] = 1;
+          continue;
+        }
+      }
+      h = &L[i]->forward(*h, mode, rng);
+    }
+    return *h;
   }
   std::vector<LayerPtr>& stack(int k) { return k == 0 ? layers_ : replicas_[static_cast<std::size_t>(k - 1)].layers; }
   T* grad_array(int k) { return k == 0 ? grads_.data() : replicas_[static_cast<std::size_t>(k - 1)].grads.data(); }
@@ -701,8 +733,7 @@ class Sequential {
     std::fill(grad_array(k), grad_array(k) + values_.size(), T(0));
     gather_x(x, idx, b, w.x);
     gather_y(y, idx, b, w.y);
-    const SeqBatch<T>* h = &w.x;
-    for (auto& l : L) h = &l->forward(*h, Mode::Train, &w.rng);
+    const SeqBatch<T>* h = &forward_stack(L, w.x, Mode::Train, &w.rng, w.skipped);
     w.dy.batch = b;
     w.dy.shape = output_shape_;
     w.dy.mask.clear();
@@ -712,7 +743,8 @@ class Sequential {
     w.metric_sums.assign(metrics_.size(), 0.0);
     for (std::size_t m = 0; m < metrics_.size(); ++m) w.metric_sums[m] = metric_sum(metrics_[m], h->values, w.y);
     const SeqBatch<T>* g = last ? &last->backward_logits(w.dy) : &L.back()->backward(w.dy);
-    for (std::size_t i = L.size() - 1; i-- > 0;) g = &L[i]->backward(*g);
+    for (std::size_t i = L.size() - 1; i-- > 0;)
+      if (!w.skipped[i]) g = &L[i]->backward(*g);
   }
 
   // Gradient of the batch (summed over threads into grads_); returns (loss sum, metric sums).
@@ -802,9 +834,7 @@ class Sequential {
   const SeqBatch<T>& forward_eval(int k, const Tensor<T>& x, const Index* idx, Index b) {
     Worker& w = workers_[static_cast<std::size_t>(k)];
     gather_x(x, idx, b, w.x);
-    const SeqBatch<T>* h = &w.x;
-    for (auto& l : stack(k)) h = &l->forward(*h, Mode::Eval, nullptr);
-    return *h;
+    return forward_stack(stack(k), w.x, Mode::Eval, nullptr, w.skipped);
   }
 
   EvalResult evaluate_indices(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index n, Index batch_size) {
