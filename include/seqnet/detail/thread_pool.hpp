@@ -1,24 +1,54 @@
 #pragma once
 /// \file
-/// A small persistent thread pool, owned by a model. run(n, fn) calls fn(0) ... fn(n-1), task 0 (and any
-/// task no worker has taken yet) on the calling thread, and returns when every task has finished. The first
-/// exception a task throws is re-thrown in the caller after all tasks have finished, so no task is left
-/// running on buffers the caller is about to release. Not re-entrant: one run() at a time.
+/// A small persistent thread pool, owned by a model. run(n, fn) calls fn(0) ... fn(n-1) and returns when
+/// every task has finished: task 0 runs on the calling thread, task k (k <= workers) on worker k-1 (so a
+/// thread keeps working on the same slice of the batch and its caches stay warm), and any further tasks go to
+/// whichever thread is free first. The first exception a task throws is re-thrown in the caller after all
+/// tasks have finished, so no task is left running on buffers the caller is about to release. Not
+/// re-entrant: one run() at a time.
+///
+/// A training step hands out work every few hundred microseconds, far less than it takes to wake a thread
+/// that sleeps on a condition variable on a busy machine. So idle workers, and the caller waiting for them,
+/// first spin for a short while (kSpin) on an atomic counter, and only then block.
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
 
 namespace seqnet {
 namespace detail {
 
+/// One iteration of a spin-wait loop.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+/// Spins until pred() holds or `limit` has passed; returns pred().
+template <typename Pred>
+inline bool spin_until(Pred pred, std::chrono::microseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > end) return pred();
+  }
+}
+
 class ThreadPool {
  public:
+  /// How long an idle thread spins before it blocks.
+  static constexpr std::chrono::microseconds kSpin{300};
+
   /// A pool with `workers` threads besides the caller (0: every task runs on the caller).
   explicit ThreadPool(int workers = 0) { start(workers); }
   ThreadPool(const ThreadPool&) = delete;
@@ -35,26 +65,37 @@ class ThreadPool {
     start(workers);
   }
 
-  /// Runs fn(i) for every i in [0, n) and blocks until all have finished; re-throws the first exception.
+  /// Runs fn(0) ... fn(n-1) (see the file comment); re-throws the first exception of a task.
   void run(int n, const std::function<void(int)>& fn) {
     if (n <= 0) return;
     if (threads_.empty() || n == 1) {
       for (int i = 0; i < n; ++i) fn(i);
       return;
     }
+    fn_ = &fn;
+    total_ = n;
+    next_.store(workers() + 1, std::memory_order_relaxed);
+    remaining_.store(n, std::memory_order_relaxed);
+    finished_workers_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
     {
+      // Publishes the run: workers read fn_, total_ after seeing the new generation.
       std::lock_guard<std::mutex> lock(mutex_);
-      fn_ = &fn;
-      total_ = n;
-      next_ = 0;
-      remaining_ = n;
-      error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     work_cv_.notify_all();
+    run_task(0);
     drain();
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_cv_.wait(lock, [this] { return remaining_ == 0; });
+    // Done when every task has finished AND every worker has left this run, so that no worker still reads
+    // fn_ or total_ when the next run() writes them.
+    const auto done = [this] {
+      return remaining_.load(std::memory_order_acquire) == 0 &&
+             finished_workers_.load(std::memory_order_acquire) == workers();
+    };
+    if (!spin_until(done, kSpin)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, done);
+    }
     fn_ = nullptr;
     if (error_) {
       std::exception_ptr e = error_;
@@ -65,61 +106,61 @@ class ThreadPool {
 
  private:
   void start(int workers) {
-    stopping_ = false;
-    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+    stopping_.store(false);
+    const std::uint64_t now = generation_.load();
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i, now] { worker_loop(i + 1, now); });
   }
 
   void stop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     work_cv_.notify_all();
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
 
-  // Takes the next task of the current run, if any is left, and runs it.
-  bool run_one() {
-    const std::function<void(int)>* fn = nullptr;
-    int index = 0;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!fn_ || next_ >= total_) return false;
-      fn = fn_;
-      index = next_++;
-    }
-    std::exception_ptr err;
+  // Runs task `index` of the current run and counts it done.
+  void run_task(int index) {
     try {
-      (*fn)(index);
+      (*fn_)(index);
     } catch (...) {
-      err = std::current_exception();
-    }
-    bool last = false;
-    {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (err && !error_) error_ = err;
-      last = --remaining_ == 0;
+      if (!error_) error_ = std::current_exception();
     }
-    if (last) done_cv_.notify_all();
-    return true;
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) notify_done();
   }
 
+  void notify_done() {
+    std::lock_guard<std::mutex> lock(mutex_);  // pairs with the caller's blocking wait
+    done_cv_.notify_all();
+  }
+
+  // Runs the tasks beyond the fixed ones, while any are left.
   void drain() {
-    while (run_one()) {
+    for (;;) {
+      const int index = next_.fetch_add(1, std::memory_order_relaxed);
+      if (index >= total_) return;
+      run_task(index);
     }
   }
 
-  void worker_loop() {
-    std::uint64_t seen = 0;
+  void worker_loop(int own_task, std::uint64_t seen) {
     for (;;) {
-      {
+      const auto ready = [&] {
+        return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
+      };
+      if (!spin_until(ready, kSpin)) {
         std::unique_lock<std::mutex> lock(mutex_);
-        work_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
+        work_cv_.wait(lock, ready);
       }
+      if (stopping_.load(std::memory_order_acquire)) return;
+      seen = generation_.load(std::memory_order_acquire);
+      // The run does not end before this thread has counted itself finished, so fn_ and total_ stay valid.
+      if (own_task < total_) run_task(own_task);
       drain();
+      if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers()) notify_done();
     }
   }
 
@@ -127,10 +168,13 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable work_cv_, done_cv_;
   const std::function<void(int)>* fn_ = nullptr;
-  int total_ = 0, next_ = 0, remaining_ = 0;
-  std::uint64_t generation_ = 0;
+  int total_ = 0;
+  std::atomic<int> next_{0};
+  std::atomic<int> remaining_{0};
+  std::atomic<int> finished_workers_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
-  bool stopping_ = false;
 };
 
 }  // namespace detail
