@@ -108,7 +108,7 @@ class Dense final : public Layer<T> {
     } else {
       dz_ = dy.values.binaryExpr(y, [a = opt_.activation](T g, T out) { return g * detail::activation_grad_from_output(a, out); });
     }
-    detail::project_input_backward(x, ids_, dz_, this->grad(0));  // dW += x^T dz
+    detail::project_input_backward(x, ids_, dz_, this->grad(0), work_);  // dW += x^T dz
     if (opt_.use_bias) this->grad(1) += dz_.colwise().sum();  // db += 1^T dz
     if (this->input_grad()) dx.values.noalias() = dz_ * this->param(0).transpose();  // dx = dz W^T
   }
@@ -119,6 +119,7 @@ class Dense final : public Layer<T> {
   Matrix<T> z_, dz_;
   Matrix<T> zero_bias_;
   std::vector<std::int32_t> ids_;  // one-hot input: the ids of the last forward
+  detail::RowMajorMatrix<T> work_;  // scatter workspace
   bool logits_grad_ = false;
 };
 

@@ -77,7 +77,7 @@ class Embedding final : public Layer<T> {
 
   void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>&) override {
     // ids_ are the ids of the forward this backward belongs to (forward checked them).
-    detail::scatter_rows(ids_, dy.values, this->grad(0));  // dE[x_r, :] += dy_r
+    detail::scatter_rows(ids_, dy.values, this->grad(0), work_);  // dE[x_r, :] += dy_r
   }
 
  private:
@@ -85,6 +85,7 @@ class Embedding final : public Layer<T> {
   EmbeddingOptions opt_;
   std::vector<std::int32_t> ids_;  // the ids of the last forward
   Matrix<T> zero_row_;             // gather_rows adds a bias row; an embedding has none
+  detail::RowMajorMatrix<T> work_;  // scatter workspace
 };
 
 }  // namespace seqnet

@@ -295,15 +295,15 @@ class Recurrent : public Layer<T> {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     if (is_fused_input(x)) {
       dP_.setZero(emb_->param(0).rows(), dG.cols());
-      detail::scatter_rows(ids_, dG, dP_);  // dP = scatter of dG by id
+      detail::scatter_rows(ids_, dG, dP_, work_);  // dP = scatter of dG by id
       dW.noalias() += emb_->param(0).transpose() * dP_;  // dW += E^T dP
       emb_->grad(0).noalias() += dP_ * W.transpose();    // dE += dP W^T
       return;
     }
     if (!drop_x_) {
-      detail::project_input_backward(x, ids_, dG, dW);  // dW += X^T dG
+      detail::project_input_backward(x, ids_, dG, dW, work_);  // dW += X^T dG
     } else if (x.shape.encoding == Encoding::OneHot) {
-      detail::scatter_rows(ids_, dG, dW, xs_.data());  // dW += X'^T dG
+      detail::scatter_rows(ids_, dG, dW, work_, xs_.data());  // dW += X'^T dG
     } else {
       dW.noalias() += Xd_.transpose() * dG;  // dW += X'^T dG
     }
@@ -387,6 +387,7 @@ class Recurrent : public Layer<T> {
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
   Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
   std::vector<std::int32_t> ids_;  // one-hot or fused input: the ids of the last forward
+  detail::RowMajorMatrix<T> work_;  // scatter workspace
 
  private:
   Layer<T>* emb_ = nullptr;  // the Embedding read through, when fused

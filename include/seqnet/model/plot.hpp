@@ -117,6 +117,13 @@ inline std::string plot_svg(const std::vector<PlotChart>& charts) {
         if (std::isfinite(vals[i]))
           svg << detail::fmt(px(static_cast<double>(i + 1)), 6) << ',' << detail::fmt(py(vals[i]), 6) << ' ';
       svg << "\"/>\n";
+    }
+    // The legend last, on a white box, so no curve runs through its text.
+    if (!chart.series.empty())
+      svg << "<rect x=\"" << x1 - 116 << "\" y=\"" << y1 + 4 << "\" width=\"112\" height=\""
+          << 16 * static_cast<double>(chart.series.size()) + 4 << "\" fill=\"white\" fill-opacity=\"0.85\"/>\n";
+    for (std::size_t s = 0; s < chart.series.size(); ++s) {
+      const char* color = colors[s % 6];
       const double ly = y1 + 16 + 16 * static_cast<double>(s);
       svg << "<line x1=\"" << x1 - 110 << "\" x2=\"" << x1 - 90 << "\" y1=\"" << ly - 4 << "\" y2=\"" << ly - 4
           << "\" stroke=\"" << color << "\" stroke-width=\"2\"/>\n";
