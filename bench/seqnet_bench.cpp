@@ -62,7 +62,8 @@ struct Options {
 long parse_long(const char* flag, const char* text, long lo) {
   char* end = nullptr;
   const long v = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || v < lo) usage((std::string(flag) + " needs an integer >= " + std::to_string(lo)).c_str());
+  if (end == text || *end != '\0' || v < lo)
+    usage((std::string(flag) + " needs an integer >= " + std::to_string(lo)).c_str());
   return v;
 }
 
@@ -142,7 +143,8 @@ double gemm_rate(Eigen::Index m, Eigen::Index k, Eigen::Index n, int threads, do
     const Eigen::Index per = (n + threads - 1) / threads;
     for (int t = 0; t < threads; ++t) {
       const Eigen::Index c0 = std::min(n, t * per), c1 = std::min(n, c0 + per);
-      if (c1 > c0) pool.emplace_back([&, c0, c1] { C.middleCols(c0, c1 - c0).noalias() = A * B.middleCols(c0, c1 - c0); });
+      if (c1 > c0)
+        pool.emplace_back([&, c0, c1] { C.middleCols(c0, c1 - c0).noalias() = A * B.middleCols(c0, c1 - c0); });
     }
     for (auto& th : pool) th.join();
   };
@@ -178,7 +180,9 @@ double fma_rate(int threads, double seconds) {
   std::vector<float> outs(static_cast<std::size_t>(threads));
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker, std::ref(iters[static_cast<std::size_t>(t)]), std::ref(outs[static_cast<std::size_t>(t)]));
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back(worker, std::ref(iters[static_cast<std::size_t>(t)]),
+                      std::ref(outs[static_cast<std::size_t>(t)]));
   for (auto& th : pool) th.join();
   const double elapsed = seconds_since(t0);
   double flops = 0;
@@ -211,11 +215,9 @@ int run_gemm(const Options& o) {
       "\"gemm_step_shape\": \"%dx128x512\", \"gemm_proj_gflops\": %.2f, \"gemm_proj_shape\": \"12800x128x512\", "
       "\"fma_peak_gflops\": %.2f, \"peak_rss_mb\": %.1f}\n",
       o.threads, EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
-      Eigen::internal::packet_traits<float>::size, g1024, gstep, 64 / o.threads,
-      gproj, peak, peak_rss_mb());
+      Eigen::internal::packet_traits<float>::size, g1024, gstep, 64 / o.threads, gproj, peak, peak_rss_mb());
   return 0;
 }
-
 
 // ---- --config: the benchmark models ---------------------------------------------------------------
 
@@ -275,11 +277,13 @@ seqnet::Sequential<float> make_model(const std::string& name, const ModelSpec& m
 }
 
 /// `count` tensors of `batch` samples x `steps` uniform ids in [0, vocab).
-std::vector<seqnet::Tensor<float>> random_ids(seqnet::Rng& rng, int count, long batch, seqnet::Index steps, seqnet::Index vocab) {
+std::vector<seqnet::Tensor<float>> random_ids(seqnet::Rng& rng, int count, long batch, seqnet::Index steps,
+                                              seqnet::Index vocab) {
   std::vector<seqnet::Tensor<float>> out;
   for (int k = 0; k < count; ++k) {
     seqnet::Tensor<float> x({static_cast<seqnet::Index>(batch), steps});
-    for (seqnet::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(rng.next_u64() % static_cast<std::uint64_t>(vocab));
+    for (seqnet::Index i = 0; i < x.size(); ++i)
+      x.data()[i] = static_cast<float>(rng.next_u64() % static_cast<std::uint64_t>(vocab));
     out.push_back(std::move(x));
   }
   return out;
@@ -302,12 +306,16 @@ int run_model(const Options& o) {
 
   double loss = 0;
   const auto train = timed_loop(
-      [&](long i) { loss = model.train_on_batch(train_x[static_cast<std::size_t>(i % kDataBatches)], train_y[static_cast<std::size_t>(i % kDataBatches)]); },
+      [&](long i) {
+        loss = model.train_on_batch(train_x[static_cast<std::size_t>(i % kDataBatches)],
+                                    train_y[static_cast<std::size_t>(i % kDataBatches)]);
+      },
       o.warmup, o.seconds);
   float sink = 0;
   const auto infer = timed_loop(
       [&](long i) {
-        const seqnet::Tensor<float> p = model.predict(infer_x[static_cast<std::size_t>(i % kDataBatches)], o.infer_batch);
+        const seqnet::Tensor<float> p =
+            model.predict(infer_x[static_cast<std::size_t>(i % kDataBatches)], o.infer_batch);
         sink += p.data()[0];
       },
       o.warmup, o.seconds);

@@ -10,13 +10,13 @@
 namespace chapter {
 
 struct ModelSpec {
-  std::string name = "lstm";    // onehot-rnn | emb-rnn | lstm | lstm-dropout | lstm-2layer | gru
+  std::string name = "lstm";  // onehot-rnn | emb-rnn | lstm | lstm-dropout | lstm-2layer | gru
   seqnet::Index num_words = 500;
   seqnet::Index maxlen = 100;
   seqnet::Index embed_dim = 16;
   seqnet::Index units = 8;
-  double dropout = 0.3;         // for lstm-dropout and lstm-2layer
-  seqnet::Index classes = 1;    // 1: Dense(1, sigmoid); more: Dense(classes, softmax)
+  double dropout = 0.3;       // for lstm-dropout and lstm-2layer
+  seqnet::Index classes = 1;  // 1: Dense(1, sigmoid); more: Dense(classes, softmax)
 };
 
 inline const std::vector<std::string>& model_names() {

@@ -114,7 +114,8 @@ int run_predict(const PredictArgs& args) {
     std::string line;
     while (std::getline(std::cin, line))
       if (line.find_first_not_of(" \t\r") != std::string::npos) texts.push_back(line);
-    if (texts.empty()) throw seqnet::InvalidArgument("no text given: pass texts as arguments or lines on standard input");
+    if (texts.empty())
+      throw seqnet::InvalidArgument("no text given: pass texts as arguments or lines on standard input");
   }
   std::vector<std::vector<std::int32_t>> ids;
   for (std::size_t i = 0; i < texts.size(); ++i) {
@@ -151,9 +152,11 @@ int run_train(const TrainArgs& a) {
   chapter::ModelSpec spec = a.spec;
   spec.classes = rating ? 8 : 1;
   if (a.epochs <= 0) throw seqnet::InvalidArgument("--epochs must be positive, got " + std::to_string(a.epochs));
-  if (a.batch_size <= 0) throw seqnet::InvalidArgument("--batch-size must be positive, got " + std::to_string(a.batch_size));
+  if (a.batch_size <= 0)
+    throw seqnet::InvalidArgument("--batch-size must be positive, got " + std::to_string(a.batch_size));
   if (!(a.lr >= 0) || !std::isfinite(a.lr))
-    throw seqnet::InvalidArgument("--lr must be positive (or 0 for the optimizer's default), got " + std::to_string(a.lr));
+    throw seqnet::InvalidArgument("--lr must be positive (or 0 for the optimizer's default), got " +
+                                  std::to_string(a.lr));
   make_optimizer(a.optimizer, a.lr);  // an unknown optimizer is refused before the data is read
 
   auto model = chapter::make_model<Real>(spec, a.seed, a.threads);
@@ -177,17 +180,20 @@ int run_train(const TrainArgs& a) {
 
   seqnet::Rng split_rng(a.seed);
   auto split = text::train_validation_split(static_cast<Index>(train.size()), split_rng);
+  // The chapter's length facts are over all the training reviews of the split, before --max-train cuts it.
+  const auto stats = text::length_stats(text::take(train_ids, split.train));
   if (a.max_train > 0) {
-    if (static_cast<std::size_t>(a.max_train) < split.train.size()) split.train.resize(static_cast<std::size_t>(a.max_train));
+    if (static_cast<std::size_t>(a.max_train) < split.train.size())
+      split.train.resize(static_cast<std::size_t>(a.max_train));
     const auto max_val = static_cast<std::size_t>(std::max<Index>(a.max_train / 4, 1));
     if (max_val < split.validation.size()) split.validation.resize(max_val);
   }
   const auto train_seqs = text::take(train_ids, split.train);
   const auto val_seqs = text::take(train_ids, split.validation);
-  const auto stats = text::length_stats(train_seqs);
+
   std::cout << "\nData: " << train.size() << " training reviews (" << split.train.size() << " train / "
-            << split.validation.size() << " validation), " << test.size() << " test reviews; read, tokenized and encoded in "
-            << fixed(read_seconds, 1) << " s\n"
+            << split.validation.size() << " validation), " << test.size()
+            << " test reviews; read, tokenized and encoded in " << fixed(read_seconds, 1) << " s\n"
             << "Review length over the training reviews: mean " << fixed(stats.mean, 1) << ", median "
             << fixed(stats.median, 1) << " tokens\n";
 
@@ -270,20 +276,22 @@ int run_train(const TrainArgs& a) {
   }
 
   write_history_csv((fs::path(a.out) / "history.csv").string(), history, metric_name);
-  seqnet::write_plot_svg((fs::path(a.out) / "curves.svg").string(),
-                         {seqnet::PlotChart{spec.name + ": loss", "loss",
-                                            {{"train", history.series("loss")}, {"validation", val_loss}}},
-                          seqnet::PlotChart{spec.name + ": accuracy", "accuracy",
-                                            {{"train", history.series(metric_name)},
-                                             {"validation", history.series("val_" + metric_name)}}}});
+  seqnet::write_plot_svg(
+      (fs::path(a.out) / "curves.svg").string(),
+      {seqnet::PlotChart{spec.name + ": loss", "loss", {{"train", history.series("loss")}, {"validation", val_loss}}},
+       seqnet::PlotChart{
+           spec.name + ": accuracy",
+           "accuracy",
+           {{"train", history.series(metric_name)}, {"validation", history.series("val_" + metric_name)}}}});
   double samples = 0;
   for (std::size_t e = 0; e < history.epochs.size(); ++e) samples += static_cast<double>(split.train.size());
   {
     std::ofstream j((fs::path(a.out) / "metrics.json").string());
-    j << "{\n  \"model\": \"" << spec.name << "\",\n  \"task\": \"" << a.task << "\",\n  \"optimizer\": \"" << a.optimizer
-      << "\",\n  \"best_epoch\": " << best_epoch + 1 << ",\n  \"stopped_epoch\": " << history.epochs.size()
-      << ",\n  \"best_val_loss\": " << *best_it << ",\n  \"best_val_accuracy\": " << best_val_acc
-      << ",\n  \"test_loss\": " << test_result.loss << ",\n  \"test_accuracy\": " << test_result.get(metric_name);
+    j << "{\n  \"model\": \"" << spec.name << "\",\n  \"task\": \"" << a.task << "\",\n  \"optimizer\": \""
+      << a.optimizer << "\",\n  \"best_epoch\": " << best_epoch + 1
+      << ",\n  \"stopped_epoch\": " << history.epochs.size() << ",\n  \"best_val_loss\": " << *best_it
+      << ",\n  \"best_val_accuracy\": " << best_val_acc << ",\n  \"test_loss\": " << test_result.loss
+      << ",\n  \"test_accuracy\": " << test_result.get(metric_name);
     if (rating) j << ",\n  \"test_mae_stars\": " << mae;
     j << ",\n  \"train_seconds\": " << fit_seconds << ",\n  \"train_samples_per_second\": " << samples / fit_seconds
       << ",\n  \"threads\": " << a.threads << ",\n  \"seed\": " << a.seed << "\n}\n";
@@ -308,23 +316,33 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--task", t.task, "sentiment (positive/negative) or rating (8 star classes)")->capture_default_str();
   app.add_option("--num-words", t.spec.num_words, "vocabulary size (ids >= N become out-of-vocabulary)")
-      ->capture_default_str()->check(CLI::Range(Index{4}, Index{1} << 24));
-  app.add_option("--maxlen", t.spec.maxlen, "review length after padding/cutting")->capture_default_str()
+      ->capture_default_str()
+      ->check(CLI::Range(Index{4}, Index{1} << 24));
+  app.add_option("--maxlen", t.spec.maxlen, "review length after padding/cutting")
+      ->capture_default_str()
       ->check(CLI::Range(Index{1}, Index{100000}));
-  app.add_option("--embed-dim", t.spec.embed_dim, "embedding size")->capture_default_str()
+  app.add_option("--embed-dim", t.spec.embed_dim, "embedding size")
+      ->capture_default_str()
       ->check(CLI::Range(Index{1}, Index{100000}));
-  app.add_option("--units", t.spec.units, "recurrent units")->capture_default_str()->check(CLI::Range(Index{1}, Index{100000}));
-  app.add_option("--dropout", t.spec.dropout, "dropout of lstm-dropout / lstm-2layer")->capture_default_str()
+  app.add_option("--units", t.spec.units, "recurrent units")
+      ->capture_default_str()
+      ->check(CLI::Range(Index{1}, Index{100000}));
+  app.add_option("--dropout", t.spec.dropout, "dropout of lstm-dropout / lstm-2layer")
+      ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   app.add_option("--optimizer", t.optimizer, "rmsprop | adam | sgd")->capture_default_str();
   app.add_option("--lr", t.lr, "learning rate (default: rmsprop 1e-4, adam 1e-3, sgd 1e-2)");
   app.add_option("--batch-size", t.batch_size, "batch size")->capture_default_str();
   app.add_option("--epochs", t.epochs, "maximum epochs")->capture_default_str();
-  app.add_option("--patience", t.patience, "early-stopping patience on val_loss")->capture_default_str()
+  app.add_option("--patience", t.patience, "early-stopping patience on val_loss")
+      ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
-  app.add_option("--seed", t.seed, "seed of initialisation, split, shuffling and dropout")->capture_default_str()
+  app.add_option("--seed", t.seed, "seed of initialisation, split, shuffling and dropout")
+      ->capture_default_str()
       ->check(CLI::Validator(
-          [](std::string& v) { return v.find('-') == std::string::npos ? std::string() : "must not be negative, got " + v; },
+          [](std::string& v) {
+            return v.find('-') == std::string::npos ? std::string() : "must not be negative, got " + v;
+          },
           "NONNEGATIVE"));
   app.add_option("--threads", t.threads, "threads")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--max-train", t.max_train, "use at most N training reviews (quick runs)")

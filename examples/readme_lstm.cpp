@@ -5,15 +5,15 @@
 
 int main() {
   namespace text = seqnet::text;
-  const std::string dir = text::imdb_dir_from_env();            // the aclImdb folder
+  const std::string dir = text::imdb_dir_from_env();  // the aclImdb folder
   const auto train = text::read_imdb(dir, text::ImdbSubset::Train);
   const auto test = text::read_imdb(dir, text::ImdbSubset::Test);
 
   text::VocabularyOptions vo;
-  vo.num_words = 500;                                           // 0 pad, 1 start, 2 out-of-vocabulary, words from 3
+  vo.num_words = 500;  // 0 pad, 1 start, 2 out-of-vocabulary, words from 3
   const auto vocab = text::Vocabulary::build(train.texts, vo);
   text::PadOptions pad;
-  pad.maxlen = 100;                                             // pad and cut at the front, as Keras
+  pad.maxlen = 100;  // pad and cut at the front, as Keras
   const auto x = text::pad_sequences(vocab.encode_all(train.texts), pad).cast<float>();
   const auto x_test = text::pad_sequences(vocab.encode_all(test.texts), pad).cast<float>();
   seqnet::Tensor<float> y({x.dim(0)}), y_test({x_test.dim(0)});
@@ -25,7 +25,7 @@ int main() {
   model.add(seqnet::LSTM<float>(8));
   model.add(seqnet::Dense<float>(1, seqnet::Activation::Sigmoid));
   model.build(seqnet::Shape::ids(100));
-  std::cout << model.summary();                                 // Total params: 8,809
+  std::cout << model.summary();  // Total params: 8,809
 
   seqnet::RMSpropOptions ro;
   ro.learning_rate = 1e-4;
@@ -33,7 +33,7 @@ int main() {
 
   seqnet::ModelCheckpointOptions ck;
   ck.path = "best-lstm.seqnet";
-  ck.extras.set("vocabulary", vocab.serialize());               // so the file can score raw text later
+  ck.extras.set("vocabulary", vocab.serialize());  // so the file can score raw text later
   seqnet::ModelCheckpoint<float> checkpoint(ck);
   seqnet::EarlyStoppingOptions es;
   es.patience = 3;

@@ -39,7 +39,8 @@ inline seqnet::SeqBatch<double> random_batch(const seqnet::Shape& s, Index batch
     if (s.encoding == seqnet::Encoding::Dense)
       x.values.data()[i] = rng.uniform(-1.0, 1.0);
     else
-      x.values.data()[i] = static_cast<double>(rng.below(static_cast<std::uint64_t>(s.encoding == seqnet::Encoding::OneHot ? s.features : 10)));
+      x.values.data()[i] = static_cast<double>(
+          rng.below(static_cast<std::uint64_t>(s.encoding == seqnet::Encoding::OneHot ? s.features : 10)));
   }
   return x;
 }

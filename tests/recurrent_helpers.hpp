@@ -71,7 +71,8 @@ seqnet::SeqBatch<T> densify(const seqnet::SeqBatch<T>& ids) {
 template <typename T>
 class Stack2 final : public seqnet::Layer<T> {
  public:
-  Stack2(std::unique_ptr<seqnet::Layer<T>> a, std::unique_ptr<seqnet::Layer<T>> b) : a_(std::move(a)), b_(std::move(b)) {}
+  Stack2(std::unique_ptr<seqnet::Layer<T>> a, std::unique_ptr<seqnet::Layer<T>> b)
+      : a_(std::move(a)), b_(std::move(b)) {}
   std::string type_name() const override { return "Stack2"; }
   std::string default_name() const override { return "stack2"; }
   seqnet::Config config() const override { return {}; }

@@ -109,8 +109,10 @@ TEST_CASE("Atomic save: a process killed while saving a large model leaves the o
     const std::string now = slurp(target);
     CHECK((now == bytes_a || now == bytes_b));
     const Sequential<float> loaded = load_model<float>(target);
-    const bool is_a = std::memcmp(loaded.values(), a.values(), sizeof(float) * static_cast<std::size_t>(a.num_params())) == 0;
-    const bool is_b = std::memcmp(loaded.values(), b.values(), sizeof(float) * static_cast<std::size_t>(b.num_params())) == 0;
+    const bool is_a =
+        std::memcmp(loaded.values(), a.values(), sizeof(float) * static_cast<std::size_t>(a.num_params())) == 0;
+    const bool is_b =
+        std::memcmp(loaded.values(), b.values(), sizeof(float) * static_cast<std::size_t>(b.num_params())) == 0;
     CHECK((is_a || is_b));
 
     // Anything else in the folder is a stale temporary of the killed child (documented); remove them.
@@ -159,7 +161,8 @@ TEST_CASE("Atomic save: failures throw IoError naming the path and remove the te
   const std::string folder_target = dir.path + "/occupied";
   ::mkdir(folder_target.c_str(), 0755);
   detail::write_file_atomic(folder_target + "/inside", "x");
-  CHECK_THROWS_WITH(detail::write_file_atomic(folder_target, "data"), Catch::Contains("renaming") && Catch::Contains(folder_target));
+  CHECK_THROWS_WITH(detail::write_file_atomic(folder_target, "data"),
+                    Catch::Contains("renaming") && Catch::Contains(folder_target));
   CHECK(dir.files() == std::vector<std::string>{"occupied"});
   std::remove((folder_target + "/inside").c_str());
   ::rmdir(folder_target.c_str());

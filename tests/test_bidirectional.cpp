@@ -73,9 +73,15 @@ TEST_CASE("Bidirectional: output is the merge of a forward and a reversed backwa
           expect.resize(yf.rows(), 6);
           expect << yf, yb;
           break;
-        case MergeMode::Sum: expect = yf + yb; break;
-        case MergeMode::Average: expect = (yf + yb) / 2; break;
-        case MergeMode::Multiply: expect = yf.cwiseProduct(yb); break;
+        case MergeMode::Sum:
+          expect = yf + yb;
+          break;
+        case MergeMode::Average:
+          expect = (yf + yb) / 2;
+          break;
+        case MergeMode::Multiply:
+          expect = yf.cwiseProduct(yb);
+          break;
       }
       const auto& y = bi.forward(x, Mode::Eval);
       INFO(to_string(mode) << " return_sequences " << seq);
@@ -148,7 +154,8 @@ TEST_CASE("Bidirectional: configuration nests the inner layer", "[bidirectional]
 }
 
 TEST_CASE("Bidirectional: refuses what it cannot wrap", "[bidirectional][errors]") {
-  CHECK_THROWS_WITH(Bidirectional<float>(std::make_unique<Dense<float>>(3)), Catch::Contains("can only wrap a recurrent layer"));
+  CHECK_THROWS_WITH(Bidirectional<float>(std::make_unique<Dense<float>>(3)),
+                    Catch::Contains("can only wrap a recurrent layer"));
   CHECK_THROWS_AS(Bidirectional<float>(std::unique_ptr<Layer<float>>{}), InvalidArgument);
   auto built = std::make_unique<LSTM<float>>(2);
   built->build(Shape::sequence(2, 2));

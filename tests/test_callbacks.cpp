@@ -29,7 +29,8 @@ int feed(EarlyStopping<double>& es, Sequential<double>& m, const std::string& ke
   es.on_train_begin(m);
   for (std::size_t e = 0; e < values.size(); ++e) {
     m.set_weights({double(e), double(e)});
-    if (es.on_epoch_end(static_cast<int>(e), log_of(static_cast<int>(e), key, values[e]), m)) return static_cast<int>(e);
+    if (es.on_epoch_end(static_cast<int>(e), log_of(static_cast<int>(e), key, values[e]), m))
+      return static_cast<int>(e);
   }
   return -1;
 }
@@ -71,7 +72,8 @@ TEST_CASE("EarlyStopping: min_delta and the monitor's direction", "[callbacks][e
   CHECK(feed(nan, m, "val_loss", {1.0, std::nan("")}) == 1);
 }
 
-TEST_CASE("EarlyStopping: restore_best_weights writes back the best epoch's values at the end", "[callbacks][early_stopping]") {
+TEST_CASE("EarlyStopping: restore_best_weights writes back the best epoch's values at the end",
+          "[callbacks][early_stopping]") {
   Sequential<double> m = tiny();
   EarlyStopping<double> es(EarlyStoppingOptions{"val_loss", 2, 0.0, MonitorMode::Auto, true});
   CHECK(feed(es, m, "val_loss", {1.0, 0.5, 0.7, 0.6}) == 3);
@@ -99,8 +101,8 @@ TEST_CASE("EarlyStopping: bad options and a missing monitor are errors", "[callb
   Sequential<double> m = tiny();
   EarlyStopping<double> es;
   es.on_train_begin(m);
-  CHECK_THROWS_WITH(es.on_epoch_end(0, log_of(0, "accuracy", 0.5), m), Catch::Contains("'val_loss' is not logged") &&
-                                                                          Catch::Contains("no validation data"));
+  CHECK_THROWS_WITH(es.on_epoch_end(0, log_of(0, "accuracy", 0.5), m),
+                    Catch::Contains("'val_loss' is not logged") && Catch::Contains("no validation data"));
 }
 
 namespace {
@@ -114,7 +116,9 @@ class Recorder final : public Callback<double> {
     calls.push_back("epoch " + std::to_string(epoch) + (log.has("val_loss") ? " val" : ""));
     return epoch == stop_at;
   }
-  void on_train_end(Sequential<double>&, const History& h) override { calls.push_back("end " + std::to_string(h.size())); }
+  void on_train_end(Sequential<double>&, const History& h) override {
+    calls.push_back("end " + std::to_string(h.size()));
+  }
 };
 }  // namespace
 

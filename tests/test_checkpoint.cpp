@@ -104,12 +104,13 @@ TEST_CASE("ModelCheckpoint: bad settings and a missing monitored value are refus
   TempPath tmp("missing.seqnet");
   Sequential<double> m = tiny();
   ModelCheckpoint<double> cb(ModelCheckpointOptions{tmp.path});
-  CHECK_THROWS_WITH(cb.on_epoch_end(0, log_of(0, "loss", 1.0), m), Catch::Contains("'val_loss' is not logged") &&
-                                                                        Catch::Contains("no validation data"));
+  CHECK_THROWS_WITH(cb.on_epoch_end(0, log_of(0, "loss", 1.0), m),
+                    Catch::Contains("'val_loss' is not logged") && Catch::Contains("no validation data"));
   CHECK(::access(tmp.path.c_str(), F_OK) != 0);
 }
 
-TEST_CASE("ModelCheckpoint: a save that fails throws IoError and keeps the previous checkpoint", "[checkpoint][errors]") {
+TEST_CASE("ModelCheckpoint: a save that fails throws IoError and keeps the previous checkpoint",
+          "[checkpoint][errors]") {
   Sequential<double> m = tiny();
   const std::string bad = "/tmp/seqnet-no-such-folder-" + std::to_string(::getpid()) + "/ckpt.seqnet";
   ModelCheckpoint<double> cb(ModelCheckpointOptions{bad});

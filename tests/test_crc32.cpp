@@ -19,7 +19,8 @@ TEST_CASE("CRC-32C: standard check values", "[crc32]") {
 TEST_CASE("CRC-32C: incremental update equals one pass", "[crc32]") {
   const char* text = "The quick brown fox jumps over the lazy dog";
   const std::size_t n = std::strlen(text);
-  for (std::size_t cut = 0; cut <= n; ++cut) CHECK(crc32c_update(crc32c(text, cut), text + cut, n - cut) == crc32c(text, n));
+  for (std::size_t cut = 0; cut <= n; ++cut)
+    CHECK(crc32c_update(crc32c(text, cut), text + cut, n - cut) == crc32c(text, n));
 }
 
 TEST_CASE("CRC-32C: every single-bit change changes the checksum", "[crc32]") {

@@ -43,7 +43,8 @@ TEST_CASE("Dense: softmax rows sum to one", "[dense]") {
 }
 
 TEST_CASE("Dense: backward matches finite differences", "[dense][gradcheck]") {
-  for (Activation a : {Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Softmax}) {
+  for (Activation a :
+       {Activation::Linear, Activation::Relu, Activation::Sigmoid, Activation::Tanh, Activation::Softmax}) {
     for (const Shape& s : {Shape::vector(4), Shape::sequence(3, 4), Shape::one_hot(3, 6)}) {
       Dense<double> d(3, a);
       d.build(s);

@@ -35,7 +35,8 @@ class PoisonAt final : public Layer<T> {
   void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng*) override {
     y.values = x.values;
     y.mask = x.mask;
-    if (mode == Mode::Train && !in_backward_ && ++calls_ == at_) y.values.setConstant(std::numeric_limits<T>::quiet_NaN());
+    if (mode == Mode::Train && !in_backward_ && ++calls_ == at_)
+      y.values.setConstant(std::numeric_limits<T>::quiet_NaN());
   }
   void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
     dx.values = dy.values;
@@ -169,7 +170,8 @@ TEST_CASE("fit: two threads give the one-thread gradient", "[fit][threads]") {
   separable(37, 4, x, y);  // odd size: uneven slices
   Sequential<double> one = mlp(9, 1), two = mlp(9, 2), three = mlp(9, 1);
   three.set_threads(3);
-  for (Sequential<double>* m : {&one, &two, &three}) m->compile(LossKind::BinaryCrossentropy, SGD<double>(), {Metric::BinaryAccuracy});
+  for (Sequential<double>* m : {&one, &two, &three})
+    m->compile(LossKind::BinaryCrossentropy, SGD<double>(), {Metric::BinaryAccuracy});
   const double l1 = one.compute_gradients(x, y);
   const double l2 = two.compute_gradients(x, y);
   const double l3 = three.compute_gradients(x, y);
@@ -329,8 +331,8 @@ TEST_CASE("fit: bad data and settings are refused up front", "[fit][errors]") {
   CHECK_THROWS_WITH(m.fit(x, y2, quiet(1, 4)), Catch::Contains("y has shape (20, 2)") && Catch::Contains("1 outputs"));
   Tensor<double> xn = x;
   xn(3, 2) = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_WITH(m.fit(xn, y, quiet(1, 4)), Catch::Contains("non-finite value") && Catch::Contains("sample 3") &&
-                                                   Catch::Contains("feature 2"));
+  CHECK_THROWS_WITH(m.fit(xn, y, quiet(1, 4)),
+                    Catch::Contains("non-finite value") && Catch::Contains("sample 3") && Catch::Contains("feature 2"));
   Tensor<double> yn = y;
   yn(5) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_WITH(m.fit(x, yn, quiet(1, 4)), Catch::Contains("label of sample 5"));
@@ -348,7 +350,8 @@ TEST_CASE("fit: token ids out of range are refused, naming sample and step", "[f
   Tensor<float> x({2, 3}, 1.0f), y({2, 3, 1}, 0.0f);
   CHECK_NOTHROW(m.train_on_batch(x, y));
   x(1, 2) = 5;
-  CHECK_THROWS_WITH(m.train_on_batch(x, y), Catch::Contains("token id 5 at sample 1, step 2 is not an integer in [0, 5)"));
+  CHECK_THROWS_WITH(m.train_on_batch(x, y),
+                    Catch::Contains("token id 5 at sample 1, step 2 is not an integer in [0, 5)"));
   x(1, 2) = 1.5f;
   CHECK_THROWS_AS(m.predict(x), InvalidArgument);
   x(1, 2) = -1;
@@ -369,12 +372,14 @@ TEST_CASE("fit: sequence outputs are gathered and scattered per step", "[fit]") 
   for (Index i = 0; i < n; ++i)
     for (Index t = 0; t < 3; ++t)
       for (Index u = 0; u < 2; ++u)
-        CHECK(p.at({i, t, u}) == Approx(x.at({i, t, 0}) * d.param(0)(0, u) + x.at({i, t, 1}) * d.param(0)(1, u) + d.param(1)(0, u)));
+        CHECK(p.at({i, t, u}) ==
+              Approx(x.at({i, t, 0}) * d.param(0)(0, u) + x.at({i, t, 1}) * d.param(0)(1, u) + d.param(1)(0, u)));
   // MSE on per-step targets equals the mean over samples and steps.
   m.compile(LossKind::MeanSquaredError, SGD<double>());
   Tensor<double> y({n, 3, 2}, 0.25);
   double want = 0;
-  for (Index i = 0; i < p.size(); ++i) want += (p.values()[static_cast<std::size_t>(i)] - 0.25) * (p.values()[static_cast<std::size_t>(i)] - 0.25);
+  for (Index i = 0; i < p.size(); ++i)
+    want += (p.values()[static_cast<std::size_t>(i)] - 0.25) * (p.values()[static_cast<std::size_t>(i)] - 0.25);
   want /= static_cast<double>(n * 3 * 2);
   CHECK(m.evaluate(x, y, 2).loss == Approx(want).epsilon(1e-12));
 }
@@ -403,7 +408,8 @@ TEST_CASE("fit: verbose modes print Keras-like epochs", "[fit][progress]") {
   CHECK(line.str().find("Epoch 2/2\n5/5 - ") != std::string::npos);
 }
 
-TEST_CASE("fit: Embedding input, ids checked against input_dim, dropout masks fixed by the seed", "[fit][determinism]") {
+TEST_CASE("fit: Embedding input, ids checked against input_dim, dropout masks fixed by the seed",
+          "[fit][determinism]") {
   // Per-step labels: 1 when the id at that step is even.
   const Index n = 64, steps = 3;
   Rng r(5);
@@ -494,7 +500,8 @@ TEST_CASE("fit: threads give the one-thread gradient through recurrent layers", 
   Sequential<double> one = make(1), two = make(2);
   CHECK(two.compute_gradients(x, y) == Approx(one.compute_gradients(x, y)).epsilon(1e-13));
   double worst = 0;
-  for (Index i = 0; i < one.num_params(); ++i) worst = std::max(worst, std::abs(one.gradients()[i] - two.gradients()[i]));
+  for (Index i = 0; i < one.num_params(); ++i)
+    worst = std::max(worst, std::abs(one.gradients()[i] - two.gradients()[i]));
   CHECK(worst < 1e-12);
   CHECK(Eigen::Map<const Vector<double>>(one.gradients(), one.num_params()).cwiseAbs().maxCoeff() > 1e-4);
 }

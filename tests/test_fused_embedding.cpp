@@ -90,7 +90,8 @@ TEST_CASE("Fused embedding: LSTM gives the unfused outputs and gradients", "[fus
     }
 }
 
-TEST_CASE("Fused embedding: GRU (both reset modes) and SimpleRNN agree with the unfused path", "[fused][gru][simple_rnn]") {
+TEST_CASE("Fused embedding: GRU (both reset modes) and SimpleRNN agree with the unfused path",
+          "[fused][gru][simple_rnn]") {
   for (bool reset_after : {true, false}) {
     GRUOptions o;
     o.reset_after = reset_after;
@@ -164,7 +165,8 @@ TEST_CASE("Fused embedding: a Sequential model trains the same fused and unfused
       CHECK(a == Approx(b).epsilon(1e-12));
     }
     double worst = 0;
-    for (Index i = 0; i < fused.num_params(); ++i) worst = std::max(worst, std::abs(fused.values()[i] - plain.values()[i]));
+    for (Index i = 0; i < fused.num_params(); ++i)
+      worst = std::max(worst, std::abs(fused.values()[i] - plain.values()[i]));
     CHECK(worst < 1e-12);
     const auto pf = fused.predict(x), pp = plain.predict(x);
     for (Index i = 0; i < n; ++i) CHECK(pf(i, 0) == Approx(pp(i, 0)).epsilon(1e-12));

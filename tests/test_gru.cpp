@@ -132,10 +132,9 @@ TEST_CASE("GRU: backward matches finite differences", "[gru][gradcheck]") {
     bool mask, reset_after;
     Index units;
   };
-  for (const Case& c :
-       {Case{false, false, 0, 0, false, true, 3}, Case{true, true, 0, 0, true, true, 3},
-        Case{true, false, 0.3, 0.4, true, true, 3}, Case{false, false, 0, 0, false, false, 3},
-        Case{true, true, 0, 0, true, false, 3}, Case{false, true, 0.3, 0.4, true, false, 3}}) {
+  for (const Case& c : {Case{false, false, 0, 0, false, true, 3}, Case{true, true, 0, 0, true, true, 3},
+                        Case{true, false, 0.3, 0.4, true, true, 3}, Case{false, false, 0, 0, false, false, 3},
+                        Case{true, true, 0, 0, true, false, 3}, Case{false, true, 0.3, 0.4, true, false, 3}}) {
     GRU<double> l(c.units, opts(c.seq, c.back, c.dp, c.rdp, c.reset_after));
     l.build(Shape::sequence(4, 3));
     randomize(l, 9, 0.5);
@@ -215,7 +214,8 @@ TEST_CASE("GRU: float forward agrees with double", "[gru][float]") {
   xf.batch = 3;
   xf.shape = x.shape;
   xf.values = x.values.cast<float>();
-  CHECK((d.forward(x, Mode::Eval).values - f.forward(xf, Mode::Eval).values.cast<double>()).cwiseAbs().maxCoeff() < 1e-5);
+  CHECK((d.forward(x, Mode::Eval).values - f.forward(xf, Mode::Eval).values.cast<double>()).cwiseAbs().maxCoeff() <
+        1e-5);
 }
 
 TEST_CASE("GRU: configuration round trip and errors", "[gru][errors]") {

@@ -120,7 +120,8 @@ TEST_CASE("read_imdb: an empty folder or an empty file is an IoError naming it",
 }
 
 TEST_CASE("read_imdb: a file name not matching <id>_<rating>.txt is a FormatError naming it", "[imdb]") {
-  for (const std::string bad : {"notes.txt", "12.txt", "12_.txt", "_3.txt", "12_3.md", "1x_3.txt", "12_11.txt", "12_0.txt"}) {
+  for (const std::string bad :
+       {"notes.txt", "12.txt", "12_.txt", "_3.txt", "12_3.md", "1x_3.txt", "12_11.txt", "12_0.txt"}) {
     FakeImdb data("name");
     data.write("test/neg/" + bad, "text");
     INFO(bad);

@@ -46,7 +46,8 @@ TEST_CASE("IMDB data: 25,000 train and 25,000 test reviews, 12,500 of each label
     CHECK(s.labels.front() == 0);
     CHECK(s.labels.back() == 1);
     for (std::size_t i = 0; i < s.size(); ++i) {
-      const bool ok = s.labels[i] == 1 ? (s.ratings[i] >= 7 && s.ratings[i] <= 10) : (s.ratings[i] >= 1 && s.ratings[i] <= 4);
+      const bool ok =
+          s.labels[i] == 1 ? (s.ratings[i] >= 7 && s.ratings[i] <= 10) : (s.ratings[i] >= 1 && s.ratings[i] <= 4);
       if (!ok) FAIL_CHECK(s.files[i] << " has rating " << s.ratings[i] << " for label " << s.labels[i]);
       if (s.texts[i].empty()) FAIL_CHECK(s.files[i] << " is empty");
     }

@@ -74,8 +74,10 @@ TEST_CASE("Layer factory: the settings really come from the config", "[layer_fac
 
 TEST_CASE("Layer factory: unknown types and bad configs are refused with a clear message", "[layer_factory][errors]") {
   CHECK_THROWS_AS(make_layer<float>("Conv1D", Config{}), FormatError);
-  CHECK_THROWS_WITH(make_layer<float>("Conv1D", Config{}), Catch::Contains("unknown layer type 'Conv1D'") && Catch::Contains("LSTM"));
-  CHECK_THROWS_WITH(make_layer<float>("dense", Config{}), Catch::Contains("unknown layer type 'dense'"));  // case matters
+  CHECK_THROWS_WITH(make_layer<float>("Conv1D", Config{}),
+                    Catch::Contains("unknown layer type 'Conv1D'") && Catch::Contains("LSTM"));
+  CHECK_THROWS_WITH(make_layer<float>("dense", Config{}),
+                    Catch::Contains("unknown layer type 'dense'"));  // case matters
   CHECK_THROWS_WITH(make_layer<float>("Dense", Config{}), Catch::Contains("config: missing key"));
   Config bi = Bidirectional<float>(LSTM<float>(2)).config();
   bi.set("layer.type", "Dense");

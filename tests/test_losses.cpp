@@ -134,7 +134,9 @@ TEST_CASE("Losses: gradients on probabilities match finite differences", "[losse
     y(1, 1) = 0.0;
     Mat dy;
     loss_forward_backward(LossKind::BinaryCrossentropy, p, y, scale, &dy);
-    auto f = [&](const Mat& x) { return scale * loss_forward_backward(LossKind::BinaryCrossentropy, x, y, 1.0, nullptr); };
+    auto f = [&](const Mat& x) {
+      return scale * loss_forward_backward(LossKind::BinaryCrossentropy, x, y, 1.0, nullptr);
+    };
     CHECK(worst_vs_numeric(f, p, dy) < 1e-6);
   }
   SECTION("categorical cross-entropy, normalised and not") {
@@ -144,7 +146,9 @@ TEST_CASE("Losses: gradients on probabilities match finite differences", "[losse
       const Mat y = one_hot_labels(4, 3, 5);
       Mat dy;
       loss_forward_backward(LossKind::CategoricalCrossentropy, p, y, scale, &dy);
-      auto f = [&](const Mat& x) { return scale * loss_forward_backward(LossKind::CategoricalCrossentropy, x, y, 1.0, nullptr); };
+      auto f = [&](const Mat& x) {
+        return scale * loss_forward_backward(LossKind::CategoricalCrossentropy, x, y, 1.0, nullptr);
+      };
       INFO("normalised " << normalised);
       CHECK(worst_vs_numeric(f, p, dy) < 1e-6);
     }
@@ -164,7 +168,9 @@ TEST_CASE("Losses: gradients on probabilities match finite differences", "[losse
     const Mat p = random_matrix(3, 2, -1, 1, 8), y = random_matrix(3, 2, -1, 1, 9);
     Mat dy;
     loss_forward_backward(LossKind::MeanSquaredError, p, y, scale, &dy);
-    auto f = [&](const Mat& x) { return scale * loss_forward_backward(LossKind::MeanSquaredError, x, y, 1.0, nullptr); };
+    auto f = [&](const Mat& x) {
+      return scale * loss_forward_backward(LossKind::MeanSquaredError, x, y, 1.0, nullptr);
+    };
     CHECK(worst_vs_numeric(f, p, dy) < 1e-6);
   }
 }
@@ -248,7 +254,8 @@ TEST_CASE("Losses: labels that do not fit are refused with a clear message", "[l
   CHECK_THROWS_WITH(loss_forward_backward(LossKind::BinaryCrossentropy, p, Mat::Zero(2, 2), 1.0, &dy),
                     Catch::Contains("labels are 2x2, expected 3x2"));
   CHECK_THROWS_AS(loss_forward_backward(LossKind::BinaryCrossentropy, p, Mat::Zero(3, 1), 1.0, &dy), ShapeError);
-  CHECK_THROWS_AS(loss_forward_backward(LossKind::SparseCategoricalCrossentropy, p, Mat::Zero(3, 2), 1.0, &dy), ShapeError);
+  CHECK_THROWS_AS(loss_forward_backward(LossKind::SparseCategoricalCrossentropy, p, Mat::Zero(3, 2), 1.0, &dy),
+                  ShapeError);
   Mat y = Mat::Zero(3, 2);
   y(1, 1) = nan;
   CHECK_THROWS_WITH(loss_forward_backward(LossKind::MeanSquaredError, p, y, 1.0, &dy),

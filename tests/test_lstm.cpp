@@ -30,8 +30,9 @@ Matrix<double> reference_lstm(LSTM<double>& l, const SeqBatch<double>& x, const 
         for (Index j = 0; j < 4 * H; ++j) {
           double v = b(0, j);
           for (Index d = 0; d < D; ++d) {
-            const double xv = x.shape.encoding == Encoding::OneHot ? (static_cast<Index>(x.values(row, 0)) == d ? 1.0 : 0.0)
-                                                                   : x.values(row, d);
+            const double xv = x.shape.encoding == Encoding::OneHot
+                                  ? (static_cast<Index>(x.values(row, 0)) == d ? 1.0 : 0.0)
+                                  : x.values(row, d);
             v += xv * (Mx.size() ? Mx(s, d) : 1.0) * W(d, j);
           }
           for (Index q = 0; q < H; ++q) v += h[q] * (Mh.size() ? Mh(s, q) : 1.0) * U(q, j);
@@ -106,7 +107,8 @@ TEST_CASE("LSTM: forward by hand with one block of weights", "[lstm]") {
   l.param("bias") << 40, -40, 0, 40;
   const auto x = make_batch<double>(3, 1, 1, [](Index t, Index, Index) { return 0.5 * (t + 1); });
   const auto& y = l.forward(x, Mode::Eval);
-  for (Index t = 0; t < 3; ++t) CHECK(y.values(t, 0) == Approx(std::tanh(std::tanh(0.7 * 0.5 * (t + 1)))).epsilon(1e-12));
+  for (Index t = 0; t < 3; ++t)
+    CHECK(y.values(t, 0) == Approx(std::tanh(std::tanh(0.7 * 0.5 * (t + 1)))).epsilon(1e-12));
 
   // All weights zero except the forget bias: every gate is 1/2 except f; c stays 0, so h stays 0; now add a
   // candidate bias: c_t = f c_{t-1} + g / 2 with g = tanh(1), f = sigmoid(2).
@@ -183,8 +185,7 @@ TEST_CASE("LSTM: backward matches finite differences", "[lstm][gradcheck]") {
   }
 }
 
-TEST_CASE("LSTM: backward matches finite differences on one-hot input and on the GEMM path",
-          "[lstm][gradcheck]") {
+TEST_CASE("LSTM: backward matches finite differences on one-hot input and on the GEMM path", "[lstm][gradcheck]") {
   {
     LSTM<double> l(2, opts(true, false, 0.25, 0.0));
     l.build(Shape::one_hot(3, 6));

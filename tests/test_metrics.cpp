@@ -51,5 +51,6 @@ TEST_CASE("Metrics: shapes that do not fit are refused", "[metrics][errors]") {
   const Mat p = Mat::Constant(3, 2, 0.5);
   CHECK_THROWS_AS(metric_sum(Metric::BinaryAccuracy, p, Mat::Zero(2, 2)), ShapeError);
   CHECK_THROWS_AS(metric_sum(Metric::CategoricalAccuracy, p, Mat::Zero(3, 1)), ShapeError);
-  CHECK_THROWS_WITH(metric_sum(Metric::SparseCategoricalAccuracy, p, Mat::Zero(3, 2)), Catch::Contains("expected labels 3x1"));
+  CHECK_THROWS_WITH(metric_sum(Metric::SparseCategoricalAccuracy, p, Mat::Zero(3, 2)),
+                    Catch::Contains("expected labels 3x1"));
 }

@@ -84,7 +84,8 @@ void check_round_trip(const Shape& input, const std::function<void(Sequential<T>
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("Model file: Dense model round-trips with bit-identical predictions", "[model_file]", float, double) {
+TEMPLATE_TEST_CASE("Model file: Dense model round-trips with bit-identical predictions", "[model_file]", float,
+                   double) {
   check_round_trip<TestType>(Shape::vector(5), [](Sequential<TestType>& m) {
     m.add(Dense<TestType>(8, Activation::Relu));
     m.add(Dense<TestType>(3, Activation::Softmax));
@@ -172,8 +173,10 @@ TEST_CASE("Model file: file access errors are IoError naming the path", "[model_
   m.build(Shape::vector(3));
   const std::string missing_dir = "/tmp/seqnet-no-such-folder-" + std::to_string(::getpid()) + "/model.seqnet";
   CHECK_THROWS_AS(save_model(m, missing_dir), IoError);
-  CHECK_THROWS_WITH(save_model(m, missing_dir), Catch::Contains(missing_dir) && Catch::Contains("No such file or directory"));
-  CHECK_THROWS_WITH(load_model<float>(missing_dir), Catch::Contains(missing_dir) && Catch::Contains("No such file or directory"));
+  CHECK_THROWS_WITH(save_model(m, missing_dir),
+                    Catch::Contains(missing_dir) && Catch::Contains("No such file or directory"));
+  CHECK_THROWS_WITH(load_model<float>(missing_dir),
+                    Catch::Contains(missing_dir) && Catch::Contains("No such file or directory"));
   CHECK_THROWS_WITH(load_model<float>("/tmp"), Catch::Contains("not a regular file"));
   CHECK_THROWS_AS(save_model(m, ""), IoError);
 }
@@ -191,7 +194,8 @@ TEST_CASE("Model file: a corrupt file on disk names the path and the problem", "
   std::fwrite(bytes.data(), 1, bytes.size(), f);
   std::fclose(f);
   CHECK_THROWS_AS(load_model<float>(tmp.path), FormatError);
-  CHECK_THROWS_WITH(load_model<float>(tmp.path), Catch::Contains("'" + tmp.path + "'") && Catch::Contains("checksum mismatch"));
+  CHECK_THROWS_WITH(load_model<float>(tmp.path),
+                    Catch::Contains("'" + tmp.path + "'") && Catch::Contains("checksum mismatch"));
 }
 
 TEST_CASE("Model file: saving an unbuilt model is refused", "[model_file][errors]") {

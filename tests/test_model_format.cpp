@@ -110,7 +110,8 @@ std::string dense_weights(const std::vector<std::pair<std::string, std::pair<std
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("Model format: round trip gives the same layers and bit-identical outputs", "[model_format]", float, double) {
+TEMPLATE_TEST_CASE("Model format: round trip gives the same layers and bit-identical outputs", "[model_format]", float,
+                   double) {
   SmallModel<TestType> m;
   auto decoded = decode<TestType>(m.bytes());
   REQUIRE(decoded.layers.size() == 3);
@@ -150,7 +151,8 @@ TEST_CASE("Model format: header fields are where the format document says", "[mo
   CHECK(g[16] == 2);  // float64 tag
 }
 
-TEST_CASE("Model format: a float32 file loads as double exactly, a float64 file is refused as float", "[model_format]") {
+TEST_CASE("Model format: a float32 file loads as double exactly, a float64 file is refused as float",
+          "[model_format]") {
   SmallModel<float> m;
   const auto wide = decode<double>(m.bytes());
   for (std::size_t i = 0; i < 3; ++i)
@@ -253,8 +255,9 @@ TEST_CASE("Model format: length fields that claim gigabytes are refused before a
   t.u64(std::uint64_t(1) << 40);  // the product overflows 64 bits: must still be refused
   CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2"), t.take())), Catch::Contains("does not fit"));
   // A layer whose config claims huge sizes is refused before the layer allocates.
-  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("1099511627776"), dense_weights({{"kernel", {3, 2}}, {"bias", {1, 2}}}))),
-                    Catch::Contains("needs at least 3298534883328 parameters"));
+  CHECK_THROWS_WITH(
+      decode<float>(craft(dense_arch("1099511627776"), dense_weights({{"kernel", {3, 2}}, {"bias", {1, 2}}}))),
+      Catch::Contains("needs at least 3298534883328 parameters"));
 }
 
 TEST_CASE("Model format: unknown layer types and configs that cannot build are refused", "[model_format][errors]") {
@@ -262,13 +265,15 @@ TEST_CASE("Model format: unknown layer types and configs that cannot build are r
   auto a = dense_arch("2");
   a.layers[0].type = "Conv2D";
   CHECK_THROWS_WITH(decode<float>(craft(a, w)), Catch::Contains("unknown layer type 'Conv2D'"));
-  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("-3"), w)), Catch::Contains("cannot be recreated") && Catch::Contains("units"));
+  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("-3"), w)),
+                    Catch::Contains("cannot be recreated") && Catch::Contains("units"));
   CHECK_THROWS_WITH(decode<float>(craft(dense_arch("two"), w)), Catch::Contains("not an integer"));
   a = dense_arch("2");
   a.layers[0].config.set("activation", "swish");
   CHECK_THROWS_WITH(decode<float>(craft(a, w)), Catch::Contains("unknown activation 'swish'"));
   // Dense cannot take integer ids: the build fails, and the message says so.
-  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2", Shape::ids(4)), w)), Catch::Contains("cannot take integer ids"));
+  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2", Shape::ids(4)), w)),
+                    Catch::Contains("cannot take integer ids"));
   a = dense_arch("2");
   a.input.features = 0;
   CHECK_THROWS_WITH(decode<float>(craft(a, w)), Catch::Contains("invalid input features 0"));
@@ -313,7 +318,8 @@ TEST_CASE("Model format: trailing garbage and bytes between sections are refused
   d::ByteWriter w;
   w.bytes(dense_weights({{"kernel", {3, 2}}, {"bias", {1, 2}}}));
   w.u8(0);
-  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2"), w.take())), Catch::Contains("unexpected bytes after the last layer"));
+  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2"), w.take())),
+                    Catch::Contains("unexpected bytes after the last layer"));
 }
 
 TEST_CASE("Model format: sections must be architecture, weights, then unique extras", "[model_format][errors]") {
@@ -324,7 +330,8 @@ TEST_CASE("Model format: sections must be architecture, weights, then unique ext
   CHECK_NOTHROW(decode<float>(d::encode_container(d::kScalarFloat32, {A, W, X})));
   CHECK_THROWS_WITH(decode<float>(d::encode_container(d::kScalarFloat32, {W, A})), Catch::Contains("must start with"));
   CHECK_THROWS_WITH(decode<float>(d::encode_container(d::kScalarFloat32, {A})), Catch::Contains("must start with"));
-  CHECK_THROWS_WITH(decode<float>(d::encode_container(d::kScalarFloat32, {A, W, X, X})), Catch::Contains("duplicate section 'vocabulary'"));
+  CHECK_THROWS_WITH(decode<float>(d::encode_container(d::kScalarFloat32, {A, W, X, X})),
+                    Catch::Contains("duplicate section 'vocabulary'"));
   CHECK_THROWS_WITH(decode<float>(d::encode_container(d::kScalarFloat32, {A, W, A})), Catch::Contains("has kind 1"));
 }
 
@@ -337,5 +344,6 @@ TEST_CASE("Model format: non-finite weights are refused on save and on load", "[
   std::uint32_t bits = 0;
   std::memcpy(&bits, &inf, 4);
   put_u32(w, w.size() - 4, bits);  // the last bias value
-  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2"), w)), Catch::Contains("'bias' holds a non-finite value at index 1"));
+  CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2"), w)),
+                    Catch::Contains("'bias' holds a non-finite value at index 1"));
 }

@@ -50,9 +50,10 @@ TEST_CASE("ProgressBar: redraws at most once per interval and ends with the fina
   bar.update(10, v, 0.5);   // the last step is left to finish()
   bar.finish(v, 0.5);
   const std::string s = os.str();
-  CHECK(s == "\r 1/10 [==>...........................] - ETA: 0s - loss: 1.0000"
-             "\r 4/10 [===========>..................] - ETA: 0s - loss: 1.0000"
-             "\r10/10 [==============================] - 0s 50ms/step - loss: 1.0000\n");
+  CHECK(s ==
+        "\r 1/10 [==>...........................] - ETA: 0s - loss: 1.0000"
+        "\r 4/10 [===========>..................] - ETA: 0s - loss: 1.0000"
+        "\r10/10 [==============================] - 0s 50ms/step - loss: 1.0000\n");
 }
 
 TEST_CASE("ProgressBar: a shorter line overwrites the rest of a longer one", "[progress]") {

@@ -24,18 +24,22 @@ std::vector<std::int32_t> padded(Padding p, Truncating t, Index maxlen = 4, std:
 }  // namespace
 
 TEST_CASE("pad_sequences: pre padding and pre truncation (Keras defaults)", "[sequences]") {
-  CHECK(padded(Padding::Pre, Truncating::Pre) == std::vector<std::int32_t>{0, 1, 2, 3, /**/ 5, 6, 7, 8, /**/ 0, 0, 0, 9});
+  CHECK(padded(Padding::Pre, Truncating::Pre) ==
+        std::vector<std::int32_t>{0, 1, 2, 3, /**/ 5, 6, 7, 8, /**/ 0, 0, 0, 9});
   const Tensor<std::int32_t> def = pad_sequences(kSeqs, PadOptions{4});
   CHECK(def.values() == padded(Padding::Pre, Truncating::Pre));
 }
 
 TEST_CASE("pad_sequences: post padding and post truncation", "[sequences]") {
-  CHECK(padded(Padding::Post, Truncating::Post) == std::vector<std::int32_t>{1, 2, 3, 0, /**/ 4, 5, 6, 7, /**/ 9, 0, 0, 0});
+  CHECK(padded(Padding::Post, Truncating::Post) ==
+        std::vector<std::int32_t>{1, 2, 3, 0, /**/ 4, 5, 6, 7, /**/ 9, 0, 0, 0});
 }
 
 TEST_CASE("pad_sequences: mixed padding and truncation sides", "[sequences]") {
-  CHECK(padded(Padding::Pre, Truncating::Post) == std::vector<std::int32_t>{0, 1, 2, 3, /**/ 4, 5, 6, 7, /**/ 0, 0, 0, 9});
-  CHECK(padded(Padding::Post, Truncating::Pre) == std::vector<std::int32_t>{1, 2, 3, 0, /**/ 5, 6, 7, 8, /**/ 9, 0, 0, 0});
+  CHECK(padded(Padding::Pre, Truncating::Post) ==
+        std::vector<std::int32_t>{0, 1, 2, 3, /**/ 4, 5, 6, 7, /**/ 0, 0, 0, 9});
+  CHECK(padded(Padding::Post, Truncating::Pre) ==
+        std::vector<std::int32_t>{1, 2, 3, 0, /**/ 5, 6, 7, 8, /**/ 9, 0, 0, 0});
 }
 
 TEST_CASE("pad_sequences: maxlen 0 uses the longest, value fills", "[sequences]") {
@@ -82,7 +86,8 @@ TEST_CASE("to_categorical: id k becomes e_k", "[sequences]") {
 }
 
 TEST_CASE("to_categorical: ids outside [0, num_classes) are refused", "[sequences]") {
-  CHECK_THROWS_AS(to_categorical<float>(Tensor<std::int32_t>({2}, std::vector<std::int32_t>{0, 3}), 3), InvalidArgument);
+  CHECK_THROWS_AS(to_categorical<float>(Tensor<std::int32_t>({2}, std::vector<std::int32_t>{0, 3}), 3),
+                  InvalidArgument);
   CHECK_THROWS_AS(to_categorical<float>(Tensor<std::int32_t>({1}, std::vector<std::int32_t>{-1}), 3), InvalidArgument);
   CHECK_THROWS_AS(to_categorical<float>(Tensor<std::int32_t>({1}, std::vector<std::int32_t>{0}), -2), InvalidArgument);
 }

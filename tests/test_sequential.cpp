@@ -15,7 +15,9 @@ using namespace seqnet;
 namespace {
 std::string pad(const std::string& s, std::size_t n) { return s + std::string(n - s.size(), ' '); }
 // A summary row as Keras lays it out: columns end at 29, 55 and 65 characters.
-std::string row(const std::string& a, const std::string& b, const std::string& c) { return pad(a, 29) + pad(b, 26) + c; }
+std::string row(const std::string& a, const std::string& b, const std::string& c) {
+  return pad(a, 29) + pad(b, 26) + c;
+}
 }  // namespace
 
 TEST_CASE("Sequential: layers get Keras' automatic names per type", "[sequential]") {
@@ -71,8 +73,9 @@ TEST_CASE("Sequential: layers that do not fit are reported by name", "[sequentia
   CHECK_THROWS_AS(m.summary(), StateError);
   CHECK_THROWS_AS(m.input_shape(), StateError);
   m.add(Dense<float>(4));
-  CHECK_THROWS_WITH(m.build(Shape::ids(10)), Catch::Contains("layer 0 (Dense 'dense') does not fit its input (None, 10, 1)") &&
-                                                  Catch::Contains("cannot take integer ids"));
+  CHECK_THROWS_WITH(m.build(Shape::ids(10)),
+                    Catch::Contains("layer 0 (Dense 'dense') does not fit its input (None, 10, 1)") &&
+                        Catch::Contains("cannot take integer ids"));
   Sequential<float> ok;
   ok.add(Dense<float>(4));
   ok.build(Shape::vector(2));
@@ -87,9 +90,10 @@ TEST_CASE("Sequential: summary prints Keras' table", "[sequential][summary]") {
   m.add(Dense<float>(1, Activation::Sigmoid));
   m.build(Shape::vector(4));
   const std::string rule(65, '_'), dbl(65, '=');
-  const std::string want = "Model: \"sequential\"\n" + rule + "\n" + row("Layer (type)", "Output Shape", "Param #") + "\n" + dbl + "\n" +
-                           row("dense (Dense)", "(None, 8)", "40") + "\n" + rule + "\n" + row("dense_1 (Dense)", "(None, 1)", "9") +
-                           "\n" + dbl + "\n" + "Total params: 49\nTrainable params: 49\nNon-trainable params: 0\n" + rule + "\n";
+  const std::string want = "Model: \"sequential\"\n" + rule + "\n" + row("Layer (type)", "Output Shape", "Param #") +
+                           "\n" + dbl + "\n" + row("dense (Dense)", "(None, 8)", "40") + "\n" + rule + "\n" +
+                           row("dense_1 (Dense)", "(None, 1)", "9") + "\n" + dbl + "\n" +
+                           "Total params: 49\nTrainable params: 49\nNon-trainable params: 0\n" + rule + "\n";
   CHECK(m.summary() == want);
 
   Sequential<float> big(SequentialOptions{0, 1, "wide"});
@@ -154,8 +158,9 @@ TEST_CASE("Sequential: the chapter's models print Keras' parameter counts", "[se
     m.add(SimpleRNN<float>(8));
     m.add(Dense<float>(1, Activation::Sigmoid));
     m.build(Shape::one_hot(100, 500));
-    CHECK(m.summary().find(body({{"simple_rnn (SimpleRNN)", "(None, 8)", "4072"}, {"dense (Dense)", "(None, 1)", "9"}}) + totals("4,081")) !=
-          std::string::npos);
+    CHECK(
+        m.summary().find(body({{"simple_rnn (SimpleRNN)", "(None, 8)", "4072"}, {"dense (Dense)", "(None, 1)", "9"}}) +
+                         totals("4,081")) != std::string::npos);
   }
   {  // M2: Embedding(500, 16) -> SimpleRNN(8) -> Dense(1)
     Sequential<float> m;

@@ -68,7 +68,8 @@ TEST_CASE("SimpleRNN: one unit over three steps by hand", "[simple_rnn]") {
   l.param("kernel")(0, 0) = 0.5;
   l.param("recurrent_kernel")(0, 0) = -1.0;
   l.param("bias")(0, 0) = 0.1;
-  const auto x = make_batch<double>(3, 1, 1, [](Index t, Index, Index) { return t == 0 ? 1.0 : (t == 1 ? 2.0 : -1.0); });
+  const auto x =
+      make_batch<double>(3, 1, 1, [](Index t, Index, Index) { return t == 0 ? 1.0 : (t == 1 ? 2.0 : -1.0); });
   const auto& y = l.forward(x, Mode::Eval);
   const double h1 = std::tanh(0.5 * 1 + 0.1);       // 0.537050
   const double h2 = std::tanh(0.5 * 2 + 0.1 - h1);  // tanh(0.562950)
@@ -121,8 +122,8 @@ TEST_CASE("SimpleRNN: backward matches finite differences", "[simple_rnn][gradch
     auto x = random_batch(Shape::sequence(4, 3), 2, 5);
     if (c.mask) x.mask = {0, 1, 1, 1, 1, 0, 1, 0};
     const auto rep = gradcheck(l, x);
-    INFO("seq " << c.seq << " back " << c.back << " dropout " << c.dp << "/" << c.rdp << " mask " << c.mask
-                << " units " << c.units << " worst at " << rep.worst_where);
+    INFO("seq " << c.seq << " back " << c.back << " dropout " << c.dp << "/" << c.rdp << " mask " << c.mask << " units "
+                << c.units << " worst at " << rep.worst_where);
     CHECK(rep.checked > 0);
     CHECK(rep.worst < 1e-6);
   }
@@ -175,7 +176,8 @@ TEST_CASE("SimpleRNN: float forward agrees with double", "[simple_rnn][float]") 
   xf.batch = 3;
   xf.shape = x.shape;
   xf.values = x.values.cast<float>();
-  CHECK((d.forward(x, Mode::Eval).values - f.forward(xf, Mode::Eval).values.cast<double>()).cwiseAbs().maxCoeff() < 1e-5);
+  CHECK((d.forward(x, Mode::Eval).values - f.forward(xf, Mode::Eval).values.cast<double>()).cwiseAbs().maxCoeff() <
+        1e-5);
 }
 
 TEST_CASE("SimpleRNN: configuration round trip and errors", "[simple_rnn][errors]") {

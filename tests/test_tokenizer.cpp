@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-using seqnet::text::TokenizerOptions;
 using seqnet::text::tokenize;
+using seqnet::text::TokenizerOptions;
 using Tokens = std::vector<std::string>;
 
 TEST_CASE("tokenize: lower-cases and splits on spaces and punctuation", "[tokenizer]") {
@@ -62,15 +62,22 @@ TEST_CASE("tokenize: non-ASCII letters stay in words, Unicode punctuation separa
 }
 
 TEST_CASE("tokenize: invalid UTF-8 bytes separate words and are dropped", "[tokenizer]") {
-  CHECK(tokenize("ab\xFF" "cd") == Tokens{"ab", "cd"});
-  CHECK(tokenize("ab\x80\x80" "cd") == Tokens{"ab", "cd"});          // stray continuation bytes
-  CHECK(tokenize("ab\xC3") == Tokens{"ab"});                          // truncated at the end
-  CHECK(tokenize("ab\xC3z") == Tokens{"ab", "z"});                   // lead byte without continuation
-  CHECK(tokenize("\xC0\xAF" "x") == Tokens{"x"});                     // overlong '/'
-  CHECK(tokenize("a\xED\xA0\x80" "b") == Tokens{"a", "b"});          // UTF-16 surrogate
-  CHECK(tokenize("a\xF4\x90\x80\x80" "b") == Tokens{"a", "b"});      // above U+10FFFF
-  CHECK(tokenize("a\xF0\x9F\x98\x80" "b") == Tokens{"a\xF0\x9F\x98\x80" "b"});  // valid 4-byte (emoji) kept
-  CHECK(tokenize("x'\xFF") == Tokens{"x"});                           // apostrophe before an invalid byte
+  CHECK(tokenize("ab\xFF"
+                 "cd") == Tokens{"ab", "cd"});
+  CHECK(tokenize("ab\x80\x80"
+                 "cd") == Tokens{"ab", "cd"});      // stray continuation bytes
+  CHECK(tokenize("ab\xC3") == Tokens{"ab"});        // truncated at the end
+  CHECK(tokenize("ab\xC3z") == Tokens{"ab", "z"});  // lead byte without continuation
+  CHECK(tokenize("\xC0\xAF"
+                 "x") == Tokens{"x"});  // overlong '/'
+  CHECK(tokenize("a\xED\xA0\x80"
+                 "b") == Tokens{"a", "b"});  // UTF-16 surrogate
+  CHECK(tokenize("a\xF4\x90\x80\x80"
+                 "b") == Tokens{"a", "b"});  // above U+10FFFF
+  CHECK(tokenize("a\xF0\x9F\x98\x80"
+                 "b") == Tokens{"a\xF0\x9F\x98\x80"
+                                "b"});       // valid 4-byte (emoji) kept
+  CHECK(tokenize("x'\xFF") == Tokens{"x"});  // apostrophe before an invalid byte
 }
 
 TEST_CASE("tokenize: NUL bytes separate words", "[tokenizer]") {

@@ -192,7 +192,8 @@ TEST_CASE("Vocabulary: huge lengths, wrong magic and newer versions are named", 
   CHECK_THAT(message(version), Catch::Contains("version 2"));
 
   std::string checksum = bytes;
-  checksum[37] = static_cast<char>(checksum[37] ^ 0x20);  // inside the first word ("the", 36-38): only the checksum notices
+  checksum[37] =
+      static_cast<char>(checksum[37] ^ 0x20);  // inside the first word ("the", 36-38): only the checksum notices
   CHECK_THAT(message(checksum), Catch::Contains("checksum"));
 
   CHECK_THAT(message(""), Catch::Contains("wrong magic"));

@@ -44,8 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // A vocabulary from the text itself, cut small so that both known and unknown words are encoded.
   seqnet::text::VocabularyOptions vopt;
-  vopt.convention = (size > 1 && (data[1] & 1u)) ? seqnet::text::Convention::TextVectorization
-                                                  : seqnet::text::Convention::KerasImdb;
+  vopt.convention =
+      (size > 1 && (data[1] & 1u)) ? seqnet::text::Convention::TextVectorization : seqnet::text::Convention::KerasImdb;
   (vopt.convention == seqnet::text::Convention::KerasImdb ? vopt.num_words : vopt.max_tokens) = 8;
   vopt.tokenizer = opt;
   const auto vocab = seqnet::text::Vocabulary::build({std::string(text)}, vopt);

@@ -16,11 +16,16 @@ enum class Activation { Linear, Relu, Sigmoid, Tanh, Softmax };
 
 inline const char* to_string(Activation a) {
   switch (a) {
-    case Activation::Linear: return "linear";
-    case Activation::Relu: return "relu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
-    case Activation::Softmax: return "softmax";
+    case Activation::Linear:
+      return "linear";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Sigmoid:
+      return "sigmoid";
+    case Activation::Tanh:
+      return "tanh";
+    case Activation::Softmax:
+      return "softmax";
   }
   return "?";
 }
@@ -47,11 +52,19 @@ template <typename T>
 inline void activate_inplace(Activation a, T* v, Eigen::Index n) {
   Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> x(v, n);
   switch (a) {
-    case Activation::Linear: break;
-    case Activation::Relu: x = x.max(T(0)); break;
-    case Activation::Sigmoid: x = x.logistic(); break;
-    case Activation::Tanh: x = x.tanh(); break;
-    case Activation::Softmax: throw InvalidArgument("softmax is not a pointwise activation");
+    case Activation::Linear:
+      break;
+    case Activation::Relu:
+      x = x.max(T(0));
+      break;
+    case Activation::Sigmoid:
+      x = x.logistic();
+      break;
+    case Activation::Tanh:
+      x = x.tanh();
+      break;
+    case Activation::Softmax:
+      throw InvalidArgument("softmax is not a pointwise activation");
   }
 }
 
@@ -59,11 +72,16 @@ inline void activate_inplace(Activation a, T* v, Eigen::Index n) {
 template <typename T>
 inline T activation_grad_from_output(Activation a, T y) {
   switch (a) {
-    case Activation::Linear: return T(1);
-    case Activation::Relu: return y > T(0) ? T(1) : T(0);
-    case Activation::Sigmoid: return y * (T(1) - y);
-    case Activation::Tanh: return T(1) - y * y;
-    case Activation::Softmax: break;
+    case Activation::Linear:
+      return T(1);
+    case Activation::Relu:
+      return y > T(0) ? T(1) : T(0);
+    case Activation::Sigmoid:
+      return y * (T(1) - y);
+    case Activation::Tanh:
+      return T(1) - y * y;
+    case Activation::Softmax:
+      break;
   }
   return T(1);
 }

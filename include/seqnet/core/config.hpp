@@ -82,7 +82,8 @@ class Config {
   Config sub(const std::string& prefix) const {
     Config out;
     for (const auto& e : entries_)
-      if (e.first.compare(0, prefix.size(), prefix) == 0) out.entries_.emplace_back(e.first.substr(prefix.size()), e.second);
+      if (e.first.compare(0, prefix.size(), prefix) == 0)
+        out.entries_.emplace_back(e.first.substr(prefix.size()), e.second);
     return out;
   }
   /// Adds every entry of `other` with `prefix` in front of its key.

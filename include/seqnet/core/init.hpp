@@ -36,12 +36,18 @@ struct Initializer {
 
 inline const char* to_string(Initializer::Kind k) {
   switch (k) {
-    case Initializer::Kind::Zeros: return "zeros";
-    case Initializer::Kind::Ones: return "ones";
-    case Initializer::Kind::Uniform: return "uniform";
-    case Initializer::Kind::GlorotUniform: return "glorot_uniform";
-    case Initializer::Kind::Orthogonal: return "orthogonal";
-    case Initializer::Kind::UnitForgetBias: return "unit_forget_bias";
+    case Initializer::Kind::Zeros:
+      return "zeros";
+    case Initializer::Kind::Ones:
+      return "ones";
+    case Initializer::Kind::Uniform:
+      return "uniform";
+    case Initializer::Kind::GlorotUniform:
+      return "glorot_uniform";
+    case Initializer::Kind::Orthogonal:
+      return "orthogonal";
+    case Initializer::Kind::UnitForgetBias:
+      return "unit_forget_bias";
   }
   return "?";
 }
@@ -52,8 +58,12 @@ void initialize(Eigen::MatrixBase<Derived>& w, const Initializer& init, Rng& rng
   using T = typename Derived::Scalar;
   const Index rows = w.rows(), cols = w.cols();
   switch (init.kind) {
-    case Initializer::Kind::Zeros: w.setZero(); break;
-    case Initializer::Kind::Ones: w.setOnes(); break;
+    case Initializer::Kind::Zeros:
+      w.setZero();
+      break;
+    case Initializer::Kind::Ones:
+      w.setOnes();
+      break;
     case Initializer::Kind::Uniform:
       for (Index j = 0; j < cols; ++j)
         for (Index i = 0; i < rows; ++i) w(i, j) = static_cast<T>(rng.uniform(init.a, init.b));

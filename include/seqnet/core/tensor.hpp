@@ -77,7 +77,8 @@ class Tensor {
     std::vector<T> out;
     out.reserve(rows.size() * static_cast<std::size_t>(per));
     for (Index r : rows) {
-      if (r < 0 || r >= shape_[0]) throw ShapeError("Tensor: sample " + std::to_string(r) + " outside shape " + shape_string());
+      if (r < 0 || r >= shape_[0])
+        throw ShapeError("Tensor: sample " + std::to_string(r) + " outside shape " + shape_string());
       out.insert(out.end(), data_.begin() + r * per, data_.begin() + (r + 1) * per);
     }
     return Tensor(s, std::move(out));
@@ -105,8 +106,8 @@ class Tensor {
     for (Index i : idx) {
       const Index d = shape_[k++];
       if (i < 0 || i >= d)
-        throw ShapeError("Tensor: index " + std::to_string(i) + " outside axis of extent " + std::to_string(d) + " in shape " +
-                         shape_string());
+        throw ShapeError("Tensor: index " + std::to_string(i) + " outside axis of extent " + std::to_string(d) +
+                         " in shape " + shape_string());
       off = off * static_cast<std::size_t>(d) + static_cast<std::size_t>(i);
     }
     return off;

@@ -39,7 +39,8 @@ std::unique_ptr<Layer<T>> make_layer(const std::string& type, const Config& conf
     const std::string inner_type = config.get_string("layer.type");
     // Only recurrent layers can be wrapped; this also bounds the nesting depth for untrusted input.
     if (inner_type != "SimpleRNN" && inner_type != "LSTM" && inner_type != "GRU")
-      throw FormatError("Bidirectional: cannot wrap a layer of type '" + inner_type + "' (expected SimpleRNN, LSTM or GRU)");
+      throw FormatError("Bidirectional: cannot wrap a layer of type '" + inner_type +
+                        "' (expected SimpleRNN, LSTM or GRU)");
     return Bidirectional<T>::from_config(config, make_layer<T>(inner_type, config.sub("layer.")));
   }
   throw FormatError("unknown layer type '" + type + "' (known: " + known_layer_types() + ")");

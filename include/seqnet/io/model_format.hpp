@@ -70,9 +70,12 @@ inline const char* scalar_tag_name(std::uint32_t tag) {
 
 inline std::uint32_t encoding_code(Encoding e) {
   switch (e) {
-    case Encoding::Dense: return 0;
-    case Encoding::Ids: return 1;
-    case Encoding::OneHot: return 2;
+    case Encoding::Dense:
+      return 0;
+    case Encoding::Ids:
+      return 1;
+    case Encoding::OneHot:
+      return 2;
   }
   return 0;
 }
@@ -127,8 +130,8 @@ inline std::uint32_t decode_container(std::string_view in, const std::string& wh
   const std::string_view magic(kModelMagic, sizeof kModelMagic);
   if (in.size() < magic.size()) {
     if (in == magic.substr(0, in.size()))
-      fail("truncated: " + std::to_string(in.size()) + " bytes, shorter than the " +
-           std::to_string(kModelHeaderBytes) + "-byte header");
+      fail("truncated: " + std::to_string(in.size()) + " bytes, shorter than the " + std::to_string(kModelHeaderBytes) +
+           "-byte header");
     fail("not a seqnet model file (wrong magic number)");
   }
   if (in.substr(0, magic.size()) != magic) fail("not a seqnet model file (wrong magic number)");
@@ -146,7 +149,8 @@ inline std::uint32_t decode_container(std::string_view in, const std::string& wh
   const std::uint32_t scalar = h.u32("scalar type");
   const std::uint32_t nsections = h.u32("section count");
   const std::uint64_t declared = h.u64("file length");
-  if (declared < kModelHeaderBytes + kModelTrailerBytes) fail("invalid file length " + std::to_string(declared) + " in the header");
+  if (declared < kModelHeaderBytes + kModelTrailerBytes)
+    fail("invalid file length " + std::to_string(declared) + " in the header");
   if (in.size() < declared)
     fail("truncated: " + std::to_string(in.size()) + " bytes, the header says " + std::to_string(declared));
   if (in.size() > declared)
@@ -158,13 +162,14 @@ inline std::uint32_t decode_container(std::string_view in, const std::string& wh
   const std::uint32_t computed = crc32c(in.data(), body_end);
   if (stored != computed)
     fail("checksum mismatch: stored " + hex32(stored) + ", computed " + hex32(computed) + " (the file is corrupted)");
-  if (flags != 0) fail("unknown flags " + hex32(flags) + " (version " + std::to_string(kModelFormatVersion) + " defines none)");
+  if (flags != 0)
+    fail("unknown flags " + hex32(flags) + " (version " + std::to_string(kModelFormatVersion) + " defines none)");
   if (scalar != kScalarFloat32 && scalar != kScalarFloat64) fail("unknown scalar type tag " + std::to_string(scalar));
 
   ByteReader r(in.substr(kModelHeaderBytes, body_end - kModelHeaderBytes), where, kModelHeaderBytes);
   if (nsections > r.remaining() / 16)
-    r.fail(kModelHeaderBytes - 12, "section count " + std::to_string(nsections) + " cannot fit in " +
-                                       std::to_string(r.remaining()) + " bytes");
+    r.fail(kModelHeaderBytes - 12,
+           "section count " + std::to_string(nsections) + " cannot fit in " + std::to_string(r.remaining()) + " bytes");
   out.clear();
   out.reserve(nsections);
   for (std::uint32_t i = 0; i < nsections; ++i) {
@@ -243,7 +248,8 @@ inline ArchitectureRecord decode_architecture(const SectionView& s, const std::s
     for (std::uint32_t k = 0; k < entries; ++k) {
       std::string key = r.str("config key");
       std::string value = r.str("config value");
-      if (l.config.has(key)) r.fail("layer " + std::to_string(i) + " '" + l.name + "': duplicate config key '" + key + "'");
+      if (l.config.has(key))
+        r.fail("layer " + std::to_string(i) + " '" + l.name + "': duplicate config key '" + key + "'");
       l.config.set(key, value);
     }
     a.layers.push_back(std::move(l));
@@ -296,9 +302,9 @@ inline std::vector<std::vector<TensorView>> decode_weights(const SectionView& s,
       const std::uint64_t room = r.remaining() / scalar_bytes;
       // rows * cols <= room, written without overflowing
       if (t.rows == 0 || t.cols == 0 || t.rows > room || t.cols > room / t.rows)
-        r.fail(shape_at, "layer " + std::to_string(i) + " parameter '" + t.name + "' is " + std::to_string(t.rows) + "x" +
-                             std::to_string(t.cols) + ", which does not fit in the " + std::to_string(r.remaining()) +
-                             " bytes that remain");
+        r.fail(shape_at, "layer " + std::to_string(i) + " parameter '" + t.name + "' is " + std::to_string(t.rows) +
+                             "x" + std::to_string(t.cols) + ", which does not fit in the " +
+                             std::to_string(r.remaining()) + " bytes that remain");
       t.offset = r.offset();
       t.bytes = r.bytes(t.rows * t.cols * scalar_bytes, "parameter values");
       total += t.rows * t.cols;
@@ -339,15 +345,16 @@ inline std::uint64_t min_params(const std::string& type, const Config& c, std::u
     const std::uint64_t u = config_size(c, "units");
     return sat_add(sat_mul(in_features, u), sat_mul(u, u));
   }
-  if (type == "Bidirectional") return sat_mul(2, min_params(c.get_string("layer.type", ""), c.sub("layer."), in_features));
+  if (type == "Bidirectional")
+    return sat_mul(2, min_params(c.get_string("layer.type", ""), c.sub("layer."), in_features));
   return 0;
 }
 
-inline void require_finite_scalar(double v, const std::string& where, const std::string& layer, const std::string& param,
-                                  std::uint64_t index) {
+inline void require_finite_scalar(double v, const std::string& where, const std::string& layer,
+                                  const std::string& param, std::uint64_t index) {
   if (!std::isfinite(v))
-    throw FormatError(where + ": weights: layer '" + layer + "' parameter '" + param + "' holds a non-finite value at index " +
-                      std::to_string(index));
+    throw FormatError(where + ": weights: layer '" + layer + "' parameter '" + param +
+                      "' holds a non-finite value at index " + std::to_string(index));
 }
 
 /// Copies a tensor's values from the file into m (converting float32 to T), refusing NaN and infinity.
@@ -379,16 +386,17 @@ DecodedModel<T> decode_model(std::string_view bytes, ModelExtras* extras, const 
   std::vector<SectionView> sections;
   const std::uint32_t scalar = decode_container(bytes, where, sections);
   if (scalar == kScalarFloat64 && std::is_same<T, float>::value)
-    throw FormatError(where + ": the weights are float64; load the model as double (narrowing them to float would change "
-                              "its predictions)");
+    throw FormatError(where +
+                      ": the weights are float64; load the model as double (narrowing them to float would change "
+                      "its predictions)");
   if (sections.size() < 2 || sections[0].kind != kSectionArchitecture || sections[1].kind != kSectionWeights)
     throw FormatError(where + ": the file must start with an architecture section and a weights section");
   ModelExtras found;
   for (std::size_t i = 2; i < sections.size(); ++i) {
     const SectionView& s = sections[i];
     if (s.kind != kSectionExtra)
-      throw FormatError(where + ": section " + std::to_string(i) + " ('" + s.name + "') has kind " + std::to_string(s.kind) +
-                        ", expected " + std::to_string(kSectionExtra) + " (extra)");
+      throw FormatError(where + ": section " + std::to_string(i) + " ('" + s.name + "') has kind " +
+                        std::to_string(s.kind) + ", expected " + std::to_string(kSectionExtra) + " (extra)");
     if (found.has(s.name)) throw FormatError(where + ": duplicate section '" + s.name + "'");
     found.set(s.name, std::string(s.payload));
   }
@@ -398,8 +406,8 @@ DecodedModel<T> decode_model(std::string_view bytes, ModelExtras* extras, const 
   const std::size_t scalar_bytes = scalar == kScalarFloat32 ? 4 : 8;
   const std::vector<std::vector<TensorView>> weights = decode_weights(sections[1], scalar_bytes, where, total);
   if (weights.size() != arch.layers.size())
-    throw FormatError(where + ": the weights section has " + std::to_string(weights.size()) + " layers, the architecture " +
-                      std::to_string(arch.layers.size()));
+    throw FormatError(where + ": the weights section has " + std::to_string(weights.size()) +
+                      " layers, the architecture " + std::to_string(arch.layers.size()));
 
   DecodedModel<T> out;
   out.model_name = arch.model_name;
@@ -411,14 +419,15 @@ DecodedModel<T> decode_model(std::string_view bytes, ModelExtras* extras, const 
     const std::string who = where + ": layer " + std::to_string(i) + " '" + rec.name + "' (" + rec.type + ")";
     if (rec.name.empty()) throw FormatError(who + ": empty layer name");
     for (std::size_t j = 0; j < i; ++j)
-      if (arch.layers[j].name == rec.name) throw FormatError(who + ": the name is also layer " + std::to_string(j) + "'s");
+      if (arch.layers[j].name == rec.name)
+        throw FormatError(who + ": the name is also layer " + std::to_string(j) + "'s");
     std::uint64_t in_file = 0;
     for (const auto& t : weights[i]) in_file += t.rows * t.cols;
     const std::uint64_t in_features = shape.encoding == Encoding::Ids ? 1 : static_cast<std::uint64_t>(shape.features);
     const std::uint64_t need = min_params(rec.type, rec.config, in_features);
     if (need > in_file)
-      throw FormatError(who + ": its config needs at least " + std::to_string(need) + " parameters, but the file holds " +
-                        std::to_string(in_file) + " for it");
+      throw FormatError(who + ": its config needs at least " + std::to_string(need) +
+                        " parameters, but the file holds " + std::to_string(in_file) + " for it");
     std::unique_ptr<Layer<T>> layer;
     try {
       layer = make_layer<T>(rec.type, rec.config);
@@ -436,8 +445,8 @@ DecodedModel<T> decode_model(std::string_view bytes, ModelExtras* extras, const 
       if (t.name != specs[k].name || t.rows != static_cast<std::uint64_t>(specs[k].rows) ||
           t.cols != static_cast<std::uint64_t>(specs[k].cols))
         throw FormatError(who + ": parameter " + std::to_string(k) + " is '" + specs[k].name + "' " +
-                          std::to_string(specs[k].rows) + "x" + std::to_string(specs[k].cols) + ", the file holds '" + t.name +
-                          "' " + std::to_string(t.rows) + "x" + std::to_string(t.cols));
+                          std::to_string(specs[k].rows) + "x" + std::to_string(specs[k].cols) + ", the file holds '" +
+                          t.name + "' " + std::to_string(t.rows) + "x" + std::to_string(t.cols));
       load_tensor<T>(t, scalar, layer->param(k), where, rec.name);
     }
     out.layers.push_back(std::move(layer));

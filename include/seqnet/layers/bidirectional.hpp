@@ -26,10 +26,14 @@ enum class MergeMode { Concat, Sum, Average, Multiply };
 
 inline const char* to_string(MergeMode m) {
   switch (m) {
-    case MergeMode::Concat: return "concat";
-    case MergeMode::Sum: return "sum";
-    case MergeMode::Average: return "ave";
-    case MergeMode::Multiply: return "mul";
+    case MergeMode::Concat:
+      return "concat";
+    case MergeMode::Sum:
+      return "sum";
+    case MergeMode::Average:
+      return "ave";
+    case MergeMode::Multiply:
+      return "mul";
   }
   return "?";
 }
@@ -53,7 +57,8 @@ class Bidirectional final : public Layer<T> {
     if (!rec)
       throw InvalidArgument("Bidirectional: can only wrap a recurrent layer (SimpleRNN, LSTM, GRU), got " +
                             layer->type_name());
-    if (layer->built()) throw InvalidArgument("Bidirectional: the wrapped " + layer->type_name() + " must not be built yet");
+    if (layer->built())
+      throw InvalidArgument("Bidirectional: the wrapped " + layer->type_name() + " must not be built yet");
     bwd_ = rec->clone_reversed();
     fwd_ = std::move(layer);
     fwd_->set_name("forward_" + fwd_->default_name());
@@ -119,9 +124,15 @@ class Bidirectional final : public Layer<T> {
         y.values.leftCols(H) = f;
         y.values.rightCols(H) = ybr_;
         break;
-      case MergeMode::Sum: y.values = f + ybr_; break;
-      case MergeMode::Average: y.values = (f + ybr_) * T(0.5); break;
-      case MergeMode::Multiply: y.values = f.cwiseProduct(ybr_); break;
+      case MergeMode::Sum:
+        y.values = f + ybr_;
+        break;
+      case MergeMode::Average:
+        y.values = (f + ybr_) * T(0.5);
+        break;
+      case MergeMode::Multiply:
+        y.values = f.cwiseProduct(ybr_);
+        break;
     }
     if (seq)
       y.mask = x.mask;

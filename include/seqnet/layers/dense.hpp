@@ -38,8 +38,9 @@ class Dense final : public Layer<T> {
     return c;
   }
   static std::unique_ptr<Layer<T>> from_config(const Config& c) {
-    return std::make_unique<Dense<T>>(static_cast<Index>(c.get_int("units")),
-                                      DenseOptions{activation_from_string(c.get_string("activation")), c.get_bool("use_bias")});
+    return std::make_unique<Dense<T>>(
+        static_cast<Index>(c.get_int("units")),
+        DenseOptions{activation_from_string(c.get_string("activation")), c.get_bool("use_bias")});
   }
   std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<Dense<T>>(units_, opt_); }
 
@@ -101,15 +102,16 @@ class Dense final : public Layer<T> {
       dz_ = dy.values;
     } else if (opt_.activation == Activation::Softmax) {
       dz_ = y.cwiseProduct(dy.values);
-      const Vector<T> dots = dz_.rowwise().sum();                 // <dy_r, y_r>
-      dz_ -= y.cwiseProduct(dots.replicate(1, y.cols()));          // dz = y*dy - y*<dy,y>
+      const Vector<T> dots = dz_.rowwise().sum();          // <dy_r, y_r>
+      dz_ -= y.cwiseProduct(dots.replicate(1, y.cols()));  // dz = y*dy - y*<dy,y>
     } else if (opt_.activation == Activation::Linear) {
       dz_ = dy.values;
     } else {
-      dz_ = dy.values.binaryExpr(y, [a = opt_.activation](T g, T out) { return g * detail::activation_grad_from_output(a, out); });
+      dz_ = dy.values.binaryExpr(
+          y, [a = opt_.activation](T g, T out) { return g * detail::activation_grad_from_output(a, out); });
     }
-    detail::project_input_backward(x, ids_, dz_, this->grad(0), work_);  // dW += x^T dz
-    if (opt_.use_bias) this->grad(1) += dz_.colwise().sum();  // db += 1^T dz
+    detail::project_input_backward(x, ids_, dz_, this->grad(0), work_);              // dW += x^T dz
+    if (opt_.use_bias) this->grad(1) += dz_.colwise().sum();                         // db += 1^T dz
     if (this->input_grad()) dx.values.noalias() = dz_ * this->param(0).transpose();  // dx = dz W^T
   }
 
@@ -118,7 +120,7 @@ class Dense final : public Layer<T> {
   DenseOptions opt_;
   Matrix<T> z_, dz_;
   Matrix<T> zero_bias_;
-  std::vector<std::int32_t> ids_;  // one-hot input: the ids of the last forward
+  std::vector<std::int32_t> ids_;   // one-hot input: the ids of the last forward
   detail::RowMajorMatrix<T> work_;  // scatter workspace
   bool logits_grad_ = false;
 };

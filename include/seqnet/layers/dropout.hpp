@@ -35,7 +35,9 @@ class Dropout final : public Layer<T> {
     c.set("rate", rate_);
     return c;
   }
-  static std::unique_ptr<Layer<T>> from_config(const Config& c) { return std::make_unique<Dropout<T>>(c.get_double("rate")); }
+  static std::unique_ptr<Layer<T>> from_config(const Config& c) {
+    return std::make_unique<Dropout<T>>(c.get_double("rate"));
+  }
   std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<Dropout<T>>(rate_); }
 
   double rate() const { return rate_; }
@@ -45,7 +47,8 @@ class Dropout final : public Layer<T> {
  protected:
   Shape do_build(const Shape& in) override {
     if (in.encoding != Encoding::Dense)
-      throw ShapeError(this->where() + "expects real values, got integer ids; put it after an Embedding or Dense layer");
+      throw ShapeError(this->where() +
+                       "expects real values, got integer ids; put it after an Embedding or Dense layer");
     return in;
   }
 
@@ -61,7 +64,7 @@ class Dropout final : public Layer<T> {
     T* m = keep_.data();
     const Index n = keep_.size();
     for (Index i = 0; i < n; ++i) m[i] = r.uniform() >= rate_ ? scale : T(0);  // keep with probability 1-rate
-    y.values = x.values.cwiseProduct(keep_);  // y = x .* M
+    y.values = x.values.cwiseProduct(keep_);                                   // y = x .* M
   }
 
   void do_backward(const SeqBatch<T>&, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {

@@ -24,7 +24,8 @@ class Embedding final : public Layer<T> {
  public:
   Embedding(Index input_dim, Index output_dim, EmbeddingOptions options = {})
       : input_dim_(input_dim), output_dim_(output_dim), opt_(options) {
-    if (input_dim <= 0) throw InvalidArgument("Embedding: input_dim must be positive, got " + std::to_string(input_dim));
+    if (input_dim <= 0)
+      throw InvalidArgument("Embedding: input_dim must be positive, got " + std::to_string(input_dim));
     if (output_dim <= 0)
       throw InvalidArgument("Embedding: output_dim must be positive, got " + std::to_string(output_dim));
   }
@@ -66,7 +67,8 @@ class Embedding final : public Layer<T> {
     detail::gather_rows(ids_, this->param(0), zero_row_.setZero(1, output_dim_), y.values);  // y_r = E[x_r, :]
     if (opt_.mask_zero) {
       y.mask.resize(static_cast<std::size_t>(rows));
-      for (Index r = 0; r < rows; ++r) y.mask[static_cast<std::size_t>(r)] = ids_[static_cast<std::size_t>(r)] != 0 ? 1 : 0;
+      for (Index r = 0; r < rows; ++r)
+        y.mask[static_cast<std::size_t>(r)] = ids_[static_cast<std::size_t>(r)] != 0 ? 1 : 0;
       // An incoming mask (rare for ids) still applies: a step is real only if both say so.
       if (x.has_mask())
         for (std::size_t r = 0; r < y.mask.size(); ++r) y.mask[r] = static_cast<std::uint8_t>(y.mask[r] && x.mask[r]);
@@ -83,8 +85,8 @@ class Embedding final : public Layer<T> {
  private:
   Index input_dim_, output_dim_;
   EmbeddingOptions opt_;
-  std::vector<std::int32_t> ids_;  // the ids of the last forward
-  Matrix<T> zero_row_;             // gather_rows adds a bias row; an embedding has none
+  std::vector<std::int32_t> ids_;   // the ids of the last forward
+  Matrix<T> zero_row_;              // gather_rows adds a bias row; an embedding has none
   detail::RowMajorMatrix<T> work_;  // scatter workspace
 };
 

@@ -46,9 +46,9 @@ class GRU final : public Recurrent<T> {
  public:
   /// A GRU with `units` units.
   explicit GRU(Index units, GRUOptions options = {})
-      : Recurrent<T>("GRU", RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
-                                              options.recurrent_dropout, options.activation,
-                                              options.recurrent_activation}),
+      : Recurrent<T>("GRU",
+                     RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
+                                       options.recurrent_dropout, options.activation, options.recurrent_activation}),
         reset_after_(options.reset_after) {}
 
   std::string type_name() const override { return "GRU"; }
@@ -62,17 +62,19 @@ class GRU final : public Recurrent<T> {
   /// Recreates a GRU from config().
   static std::unique_ptr<Layer<T>> from_config(const Config& c) {
     const RecurrentSettings s = Recurrent<T>::read_common_config(c, true);
-    GRUOptions o{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation, s.recurrent_activation,
-                 c.get_bool("reset_after")};
+    GRUOptions o{s.return_sequences,     s.go_backwards,           s.dropout, s.recurrent_dropout, s.activation,
+                 s.recurrent_activation, c.get_bool("reset_after")};
     return std::make_unique<GRU<T>>(s.units, o);
   }
-  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<GRU<T>>(this->units(), options()); }
+  std::unique_ptr<Layer<T>> clone_unbuilt() const override {
+    return std::make_unique<GRU<T>>(this->units(), options());
+  }
 
   /// The options this layer was made with.
   GRUOptions options() const {
     const RecurrentSettings& s = this->settings();
-    return GRUOptions{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation,
-                      s.recurrent_activation, reset_after_};
+    return GRUOptions{s.return_sequences, s.go_backwards,         s.dropout,   s.recurrent_dropout,
+                      s.activation,       s.recurrent_activation, reset_after_};
   }
   bool reset_after() const { return reset_after_; }
 
@@ -148,8 +150,10 @@ class GRU final : public Recurrent<T> {
     const Activation act = this->activation(), ract = this->recurrent_activation();
     const auto& U = this->param(1);
     dG_.resize(steps * B, 3 * H);
-    if (reset_after_) dR_.resize(steps * B, 3 * H);
-    else drh_.resize(B, H);
+    if (reset_after_)
+      dR_.resize(steps * B, 3 * H);
+    else
+      drh_.resize(B, H);
     dh_.setZero(B, H);
     dhn_.resize(B, H);
     dhp_.resize(B, H);
@@ -196,8 +200,8 @@ class GRU final : public Recurrent<T> {
           dGr = drh_.cwiseProduct(hd_);
         else
           dGr = drh_.cwiseProduct(hp);
-        detail::mul_activation_grad(ract, dGr, r);  // dG_r = d(r .* h') .* h' .* s'(r)
-        dhp_ += drh_.cwiseProduct(r);               // dh' += d(r .* h') .* r
+        detail::mul_activation_grad(ract, dGr, r);                            // dG_r = d(r .* h') .* h' .* s'(r)
+        dhp_ += drh_.cwiseProduct(r);                                         // dh' += d(r .* h') .* r
         detail::rec_mul_t_acc(dGt.leftCols(2 * H), U.leftCols(2 * H), dhp_);  // dh' += dG_{z,r} U_{z,r}^T
       }
       if (this->drop_h_)
@@ -209,12 +213,12 @@ class GRU final : public Recurrent<T> {
     auto db = this->grad(2);
     db.row(0) += dG_.colwise().sum();  // db += 1^T dG
     if (reset_after_) {
-      db.row(1) += dR_.colwise().sum();                          // drb += 1^T dR
-      this->recurrent_weight_grad(S_, dR_, this->grad(1));      // dU += H'^T dR
+      db.row(1) += dR_.colwise().sum();                     // drb += 1^T dR
+      this->recurrent_weight_grad(S_, dR_, this->grad(1));  // dU += H'^T dR
     } else {
       auto dU = this->grad(1);
       this->recurrent_weight_grad(S_, dG_.leftCols(2 * H), dU.leftCols(2 * H));  // dU_{z,r} += H'^T dG_{z,r}
-      dU.rightCols(H).noalias() += RH_.transpose() * dG_.rightCols(H);          // dU_h += (r .* H')^T dG_h
+      dU.rightCols(H).noalias() += RH_.transpose() * dG_.rightCols(H);           // dU_h += (r .* H')^T dG_h
     }
   }
 

@@ -89,8 +89,7 @@ class Layer {
   /// order, each tensor column-major). With copy_values the current values are copied there first.
   void bind(T* values, T* grads, bool copy_values = true) {
     require_built();
-    if (copy_values && values != values_base_)
-      std::copy(values_base_, values_base_ + num_params(), values);
+    if (copy_values && values != values_base_) std::copy(values_base_, values_base_ + num_params(), values);
     remap(values, grads);
     owned_values_.clear();
     owned_values_.shrink_to_fit();
@@ -144,8 +143,8 @@ class Layer {
     if (!cached_input_) throw StateError(where() + "backward() needs a preceding forward() in Mode::Train");
     const Index rows = output_shape_.rows_per_sample() * out_.batch;
     if (dy.values.rows() != rows || dy.values.cols() != output_shape_.features)
-      throw ShapeError(where() + "backward: gradient is " + dims(dy.values) + ", output was " +
-                       std::to_string(rows) + "x" + std::to_string(output_shape_.features));
+      throw ShapeError(where() + "backward: gradient is " + dims(dy.values) + ", output was " + std::to_string(rows) +
+                       "x" + std::to_string(output_shape_.features));
     dx_.batch = out_.batch;
     dx_.shape = input_shape_;
     dx_.mask.clear();
@@ -203,7 +202,8 @@ class Layer {
   void check_input(const SeqBatch<T>& x) const {
     const Shape& s = x.shape;
     if (s != input_shape_ && !accepts_input(s))
-      throw ShapeError(where() + "input shape " + to_string(s) + (s.encoding != input_shape_.encoding ? " (other encoding)" : "") +
+      throw ShapeError(where() + "input shape " + to_string(s) +
+                       (s.encoding != input_shape_.encoding ? " (other encoding)" : "") +
                        " does not match the built input shape " + to_string(input_shape_));
     if (x.batch <= 0) throw ShapeError(where() + "batch size must be positive, got " + std::to_string(x.batch));
     const Index rows = s.rows_per_sample() * x.batch;

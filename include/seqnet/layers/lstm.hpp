@@ -39,9 +39,9 @@ class LSTM final : public Recurrent<T> {
  public:
   /// An LSTM with `units` units.
   explicit LSTM(Index units, LSTMOptions options = {})
-      : Recurrent<T>("LSTM", RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
-                                               options.recurrent_dropout, options.activation,
-                                               options.recurrent_activation}),
+      : Recurrent<T>("LSTM",
+                     RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
+                                       options.recurrent_dropout, options.activation, options.recurrent_activation}),
         unit_forget_bias_(options.unit_forget_bias) {}
 
   std::string type_name() const override { return "LSTM"; }
@@ -55,17 +55,24 @@ class LSTM final : public Recurrent<T> {
   /// Recreates an LSTM from config().
   static std::unique_ptr<Layer<T>> from_config(const Config& c) {
     const RecurrentSettings s = Recurrent<T>::read_common_config(c, true);
-    LSTMOptions o{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation, s.recurrent_activation,
+    LSTMOptions o{s.return_sequences,
+                  s.go_backwards,
+                  s.dropout,
+                  s.recurrent_dropout,
+                  s.activation,
+                  s.recurrent_activation,
                   c.get_bool("unit_forget_bias")};
     return std::make_unique<LSTM<T>>(s.units, o);
   }
-  std::unique_ptr<Layer<T>> clone_unbuilt() const override { return std::make_unique<LSTM<T>>(this->units(), options()); }
+  std::unique_ptr<Layer<T>> clone_unbuilt() const override {
+    return std::make_unique<LSTM<T>>(this->units(), options());
+  }
 
   /// The options this layer was made with.
   LSTMOptions options() const {
     const RecurrentSettings& s = this->settings();
-    return LSTMOptions{s.return_sequences, s.go_backwards, s.dropout, s.recurrent_dropout, s.activation,
-                       s.recurrent_activation, unit_forget_bias_};
+    return LSTMOptions{s.return_sequences, s.go_backwards,         s.dropout,        s.recurrent_dropout,
+                       s.activation,       s.recurrent_activation, unit_forget_bias_};
   }
 
  protected:
@@ -177,8 +184,8 @@ class LSTM final : public Recurrent<T> {
       }
     }
     this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
-    this->grad(2) += dG_.colwise().sum();                                // db += 1^T dG
-    this->recurrent_weight_grad(S_, dG_, this->grad(1));                 // dU += H_prev^T dG
+    this->grad(2) += dG_.colwise().sum();                               // db += 1^T dG
+    this->recurrent_weight_grad(S_, dG_, this->grad(1));                // dU += H_prev^T dG
   }
 
  private:

@@ -73,7 +73,8 @@ inline void small_gemm_acc(Index rows, Index n, Index K, const T* A, Index lda, 
 
 /// C += A M, with A: rows x K, M: K x n (a block of a column-major matrix), C: rows x n.
 template <typename DA, typename DM, typename DC>
-inline void rec_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M, const Eigen::MatrixBase<DC>& Cx) {
+inline void rec_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M,
+                        const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
   if (A.cols() <= kSmallRecurrentK) {
     small_gemm_acc(A.rows(), M.cols(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
@@ -85,7 +86,8 @@ inline void rec_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<
 
 /// C += A M^T, with A: rows x K, M: n x K (a block of a column-major matrix), C: rows x n.
 template <typename DA, typename DM, typename DC>
-inline void rec_mul_t_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M, const Eigen::MatrixBase<DC>& Cx) {
+inline void rec_mul_t_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M,
+                          const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
   if (C.cols() <= kSmallRecurrentK) {
     small_gemm_acc(A.rows(), M.rows(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
@@ -100,11 +102,19 @@ template <typename D>
 inline void activate_block(Activation a, const Eigen::MatrixBase<D>& xc) {
   D& x = const_cast<D&>(xc.derived());
   switch (a) {
-    case Activation::Linear: break;
-    case Activation::Relu: x = x.array().max(typename D::Scalar(0)).matrix(); break;
-    case Activation::Sigmoid: x = x.array().logistic().matrix(); break;
-    case Activation::Tanh: x = x.array().tanh().matrix(); break;
-    case Activation::Softmax: throw InvalidArgument("softmax is not a pointwise activation");
+    case Activation::Linear:
+      break;
+    case Activation::Relu:
+      x = x.array().max(typename D::Scalar(0)).matrix();
+      break;
+    case Activation::Sigmoid:
+      x = x.array().logistic().matrix();
+      break;
+    case Activation::Tanh:
+      x = x.array().tanh().matrix();
+      break;
+    case Activation::Softmax:
+      throw InvalidArgument("softmax is not a pointwise activation");
   }
 }
 
@@ -114,11 +124,19 @@ inline void mul_activation_grad(Activation a, const Eigen::MatrixBase<DD>& dc, c
   DD& d = const_cast<DD&>(dc.derived());
   using T = typename DD::Scalar;
   switch (a) {
-    case Activation::Linear: break;
-    case Activation::Relu: d = (y.array() > T(0)).select(d.array(), T(0)).matrix(); break;
-    case Activation::Sigmoid: d = (d.array() * y.array() * (T(1) - y.array())).matrix(); break;
-    case Activation::Tanh: d = (d.array() * (T(1) - y.array().square())).matrix(); break;
-    case Activation::Softmax: break;
+    case Activation::Linear:
+      break;
+    case Activation::Relu:
+      d = (y.array() > T(0)).select(d.array(), T(0)).matrix();
+      break;
+    case Activation::Sigmoid:
+      d = (d.array() * y.array() * (T(1) - y.array())).matrix();
+      break;
+    case Activation::Tanh:
+      d = (d.array() * (T(1) - y.array().square())).matrix();
+      break;
+    case Activation::Softmax:
+      break;
   }
 }
 
@@ -208,7 +226,8 @@ class Recurrent : public Layer<T> {
     RecurrentSettings s;
     s.units = static_cast<Index>(c.get_int("units"));
     s.activation = activation_from_string(c.get_string("activation"));
-    if (with_recurrent_activation) s.recurrent_activation = activation_from_string(c.get_string("recurrent_activation"));
+    if (with_recurrent_activation)
+      s.recurrent_activation = activation_from_string(c.get_string("recurrent_activation"));
     s.return_sequences = c.get_bool("return_sequences");
     s.go_backwards = c.get_bool("go_backwards");
     s.dropout = c.get_double("dropout");
@@ -265,7 +284,7 @@ class Recurrent : public Layer<T> {
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     if (is_fused_input(x)) {
-      P_.noalias() = emb_->param(0) * W;  // P = E W
+      P_.noalias() = emb_->param(0) * W;    // P = E W
       detail::gather_rows(ids_, P_, b, G);  // G = P[ids] + b
       return;
     }
@@ -295,7 +314,7 @@ class Recurrent : public Layer<T> {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     if (is_fused_input(x)) {
       dP_.setZero(emb_->param(0).rows(), dG.cols());
-      detail::scatter_rows(ids_, dG, dP_, work_);  // dP = scatter of dG by id
+      detail::scatter_rows(ids_, dG, dP_, work_);        // dP = scatter of dG by id
       dW.noalias() += emb_->param(0).transpose() * dP_;  // dW += E^T dP
       emb_->grad(0).noalias() += dP_ * W.transpose();    // dE += dP W^T
       return;
@@ -334,12 +353,8 @@ class Recurrent : public Layer<T> {
   /// First row of the zero (initial) state block of S in Mode::Train.
   Index zero_row() const { return s_.go_backwards ? T_ * B_ : 0; }
   /// Rows of S holding the state after processing step s (input step t) and the one before.
-  Index cur_row(Index s, Index t) const {
-    return train_ ? (s_.go_backwards ? t : t + 1) * B_ : ((s + 1) & 1) * B_;
-  }
-  Index prev_row(Index s, Index t) const {
-    return train_ ? (s_.go_backwards ? t + 1 : t) * B_ : (s & 1) * B_;
-  }
+  Index cur_row(Index s, Index t) const { return train_ ? (s_.go_backwards ? t : t + 1) * B_ : ((s + 1) & 1) * B_; }
+  Index prev_row(Index s, Index t) const { return train_ ? (s_.go_backwards ? t + 1 : t) * B_ : (s & 1) * B_; }
   /// Row of a per-step cache for input step t.
   Index cache_row(Index t) const { return train_ ? t * B_ : 0; }
 
@@ -386,7 +401,7 @@ class Recurrent : public Layer<T> {
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
   Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
-  std::vector<std::int32_t> ids_;  // one-hot or fused input: the ids of the last forward
+  std::vector<std::int32_t> ids_;   // one-hot or fused input: the ids of the last forward
   detail::RowMajorMatrix<T> work_;  // scatter workspace
 
  private:

@@ -29,9 +29,9 @@ class SimpleRNN final : public Recurrent<T> {
  public:
   /// A SimpleRNN with `units` units.
   explicit SimpleRNN(Index units, SimpleRNNOptions options = {})
-      : Recurrent<T>("SimpleRNN", RecurrentSettings{units, options.return_sequences, options.go_backwards,
-                                                    options.dropout, options.recurrent_dropout, options.activation,
-                                                    Activation::Sigmoid}) {}
+      : Recurrent<T>("SimpleRNN",
+                     RecurrentSettings{units, options.return_sequences, options.go_backwards, options.dropout,
+                                       options.recurrent_dropout, options.activation, Activation::Sigmoid}) {}
 
   std::string type_name() const override { return "SimpleRNN"; }
   std::string default_name() const override { return "simple_rnn"; }
@@ -85,7 +85,8 @@ class SimpleRNN final : public Recurrent<T> {
       } else {
         const auto m = this->mask_of(t).array();
         for (Index j = 0; j < H; ++j)
-          S_.middleRows(cr, B).col(j).array() = m * Gt.col(j).array() + (T(1) - m) * S_.middleRows(pr, B).col(j).array();
+          S_.middleRows(cr, B).col(j).array() =
+              m * Gt.col(j).array() + (T(1) - m) * S_.middleRows(pr, B).col(j).array();
       }
       this->emit(S_, s, cr, x, y);
     }
@@ -121,8 +122,8 @@ class SimpleRNN final : public Recurrent<T> {
       }
     }
     this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
-    this->grad(2) += dG_.colwise().sum();                                // db += 1^T dG
-    this->recurrent_weight_grad(S_, dG_, this->grad(1));                 // dU += H_prev^T dG
+    this->grad(2) += dG_.colwise().sum();                               // db += 1^T dG
+    this->recurrent_weight_grad(S_, dG_, this->grad(1));                // dU += H_prev^T dG
   }
 
  private:

@@ -38,10 +38,14 @@ enum class LossKind { BinaryCrossentropy, CategoricalCrossentropy, SparseCategor
 /// Keras' name: "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mse".
 inline const char* to_string(LossKind k) {
   switch (k) {
-    case LossKind::BinaryCrossentropy: return "binary_crossentropy";
-    case LossKind::CategoricalCrossentropy: return "categorical_crossentropy";
-    case LossKind::SparseCategoricalCrossentropy: return "sparse_categorical_crossentropy";
-    case LossKind::MeanSquaredError: return "mean_squared_error";
+    case LossKind::BinaryCrossentropy:
+      return "binary_crossentropy";
+    case LossKind::CategoricalCrossentropy:
+      return "categorical_crossentropy";
+    case LossKind::SparseCategoricalCrossentropy:
+      return "sparse_categorical_crossentropy";
+    case LossKind::MeanSquaredError:
+      return "mean_squared_error";
   }
   return "?";
 }
@@ -116,11 +120,11 @@ void check_labels(LossKind kind, const Matrix<T>& y_true, Index rows, Index outp
       const T v = y_true(b, u);
       if (!std::isfinite(v))
         throw InvalidArgument(where + to_string(kind) + ": label of sample " + sample(b) +
-                              (sparse ? "" : ", output " + std::to_string(u)) + " is " + detail::number(static_cast<double>(v)));
+                              (sparse ? "" : ", output " + std::to_string(u)) + " is " +
+                              detail::number(static_cast<double>(v)));
       if (sparse && (v < T(0) || !(v < static_cast<T>(outputs)) || v != std::floor(v)))
         throw InvalidArgument(where + to_string(kind) + ": class id " + detail::number(static_cast<double>(v)) +
-                              " of sample " + sample(b) + " is not an integer in [0, " + std::to_string(outputs) +
-                              ")");
+                              " of sample " + sample(b) + " is not an integer in [0, " + std::to_string(outputs) + ")");
     }
   }
 }
@@ -164,7 +168,7 @@ double loss_forward_backward(LossKind kind, const Matrix<T>& y_pred, const detai
           const double q = static_cast<double>(y_pred(b, u)) / sum_p;
           const double qc = std::min(std::max(q, eps), 1.0 - eps);
           if (y != 0.0) total -= y * std::log(qc);  // l = -sum y log qc
-          if (dy && qc == q) cq += -y;               // c_u q_u = -y_u
+          if (dy && qc == q) cq += -y;              // c_u q_u = -y_u
         }
         if (dy) {
           for (Index u = 0; u < U; ++u) {

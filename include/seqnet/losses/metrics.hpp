@@ -21,9 +21,12 @@ enum class Metric { BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccura
 /// Keras' metric names. (A model shows them as "accuracy", as Keras does for metrics=["accuracy"].)
 inline const char* to_string(Metric m) {
   switch (m) {
-    case Metric::BinaryAccuracy: return "binary_accuracy";
-    case Metric::CategoricalAccuracy: return "categorical_accuracy";
-    case Metric::SparseCategoricalAccuracy: return "sparse_categorical_accuracy";
+    case Metric::BinaryAccuracy:
+      return "binary_accuracy";
+    case Metric::CategoricalAccuracy:
+      return "categorical_accuracy";
+    case Metric::SparseCategoricalAccuracy:
+      return "sparse_categorical_accuracy";
   }
   return "?";
 }
@@ -41,10 +44,13 @@ inline Metric metric_from_string(const std::string& s) {
 /// The accuracy Keras picks for metrics=["accuracy"] with this loss.
 inline Metric accuracy_for(LossKind loss) {
   switch (loss) {
-    case LossKind::CategoricalCrossentropy: return Metric::CategoricalAccuracy;
-    case LossKind::SparseCategoricalCrossentropy: return Metric::SparseCategoricalAccuracy;
+    case LossKind::CategoricalCrossentropy:
+      return Metric::CategoricalAccuracy;
+    case LossKind::SparseCategoricalCrossentropy:
+      return Metric::SparseCategoricalAccuracy;
     case LossKind::BinaryCrossentropy:
-    case LossKind::MeanSquaredError: break;
+    case LossKind::MeanSquaredError:
+      break;
   }
   return Metric::BinaryAccuracy;
 }

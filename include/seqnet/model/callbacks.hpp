@@ -50,7 +50,8 @@ template <typename T>
 class EarlyStopping final : public Callback<T> {
  public:
   explicit EarlyStopping(EarlyStoppingOptions options = {}) : opt_(std::move(options)) {
-    if (opt_.patience < 0) throw InvalidArgument("EarlyStopping: patience must be >= 0, got " + std::to_string(opt_.patience));
+    if (opt_.patience < 0)
+      throw InvalidArgument("EarlyStopping: patience must be >= 0, got " + std::to_string(opt_.patience));
     if (!(opt_.min_delta >= 0))
       throw InvalidArgument("EarlyStopping: min_delta must be >= 0, got " + std::to_string(opt_.min_delta));
     if (opt_.monitor.empty()) throw InvalidArgument("EarlyStopping: monitor must name a logged value");
@@ -64,7 +65,8 @@ class EarlyStopping final : public Callback<T> {
   bool on_epoch_end(int epoch, const EpochLog& log, Sequential<T>& model) override {
     if (!log.has(opt_.monitor))
       throw InvalidArgument("EarlyStopping: monitored value '" + opt_.monitor + "' is not logged (" +
-                            (opt_.monitor.rfind("val_", 0) == 0 ? "fit() has no validation data" : "no such metric") + ")");
+                            (opt_.monitor.rfind("val_", 0) == 0 ? "fit() has no validation data" : "no such metric") +
+                            ")");
     const double current = log.get(opt_.monitor);
     if (opt_.restore_best_weights && best_weights_.empty()) save(model);
     ++wait_;

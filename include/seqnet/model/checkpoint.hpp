@@ -24,11 +24,11 @@
 namespace seqnet {
 
 struct ModelCheckpointOptions {
-  std::string path{};                 ///< the model file to (re)write
+  std::string path{};                ///< the model file to (re)write
   std::string monitor = "val_loss";  ///< logged value that decides what "best" is
-  bool save_best_only = true;         ///< false: save after every epoch
+  bool save_best_only = true;        ///< false: save after every epoch
   MonitorMode mode = MonitorMode::Auto;
-  ModelExtras extras{};               ///< extra sections saved with every checkpoint (e.g. the vocabulary)
+  ModelExtras extras{};  ///< extra sections saved with every checkpoint (e.g. the vocabulary)
 };
 
 template <typename T>
@@ -49,7 +49,8 @@ class ModelCheckpoint final : public Callback<T> {
     }
     if (!log.has(opt_.monitor))
       throw InvalidArgument("ModelCheckpoint: monitored value '" + opt_.monitor + "' is not logged (" +
-                            (opt_.monitor.rfind("val_", 0) == 0 ? "fit() has no validation data" : "no such metric") + ")");
+                            (opt_.monitor.rfind("val_", 0) == 0 ? "fit() has no validation data" : "no such metric") +
+                            ")");
     const double current = log.get(opt_.monitor);
     // Keras: np.less / np.greater against the best so far; comparisons with NaN are false.
     const bool improved = maximize_ ? current > best_ : current < best_;

@@ -26,9 +26,9 @@ inline double log_value(const LogValues& values, const std::string& key) {
 
 /// The results of one epoch.
 struct EpochLog {
-  int epoch = 0;        ///< 0-based epoch number
-  LogValues values;     ///< "loss", metrics, then (with validation data) "val_loss" and "val_<metric>"
-  double seconds = 0;   ///< wall time of the epoch, validation included
+  int epoch = 0;       ///< 0-based epoch number
+  LogValues values;    ///< "loss", metrics, then (with validation data) "val_loss" and "val_<metric>"
+  double seconds = 0;  ///< wall time of the epoch, validation included
 
   bool has(const std::string& key) const {
     for (const auto& kv : values)
@@ -41,29 +41,33 @@ struct EpochLog {
 
 /// Why fit() returned.
 enum class StopReason {
-  Completed,       ///< every requested epoch ran
-  Callback,        ///< a callback (e.g. EarlyStopping) asked to stop
-  NonFiniteLoss,   ///< a batch loss was NaN or infinite; the model keeps its last finite weights
-  NonFiniteWeights ///< a step made a weight NaN or infinite; that step was undone
+  Completed,        ///< every requested epoch ran
+  Callback,         ///< a callback (e.g. EarlyStopping) asked to stop
+  NonFiniteLoss,    ///< a batch loss was NaN or infinite; the model keeps its last finite weights
+  NonFiniteWeights  ///< a step made a weight NaN or infinite; that step was undone
 };
 
 inline const char* to_string(StopReason r) {
   switch (r) {
-    case StopReason::Completed: return "completed";
-    case StopReason::Callback: return "callback";
-    case StopReason::NonFiniteLoss: return "non-finite loss";
-    case StopReason::NonFiniteWeights: return "non-finite weights";
+    case StopReason::Completed:
+      return "completed";
+    case StopReason::Callback:
+      return "callback";
+    case StopReason::NonFiniteLoss:
+      return "non-finite loss";
+    case StopReason::NonFiniteWeights:
+      return "non-finite weights";
   }
   return "?";
 }
 
 /// Per-epoch logs of a fit() call and how it ended.
 struct History {
-  std::vector<EpochLog> epochs;      ///< one entry per epoch that finished
+  std::vector<EpochLog> epochs;  ///< one entry per epoch that finished
   StopReason reason = StopReason::Completed;
-  int stopped_epoch = -1;            ///< 0-based epoch in which training stopped early; -1 if it completed
-  int stopped_batch = -1;            ///< 0-based batch of that epoch for a numeric stop; -1 otherwise
-  std::string stop_reason;           ///< a sentence saying what happened (empty when completed)
+  int stopped_epoch = -1;   ///< 0-based epoch in which training stopped early; -1 if it completed
+  int stopped_batch = -1;   ///< 0-based batch of that epoch for a numeric stop; -1 otherwise
+  std::string stop_reason;  ///< a sentence saying what happened (empty when completed)
 
   /// Number of epochs that finished.
   int size() const { return static_cast<int>(epochs.size()); }

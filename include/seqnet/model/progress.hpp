@@ -58,7 +58,8 @@ class ProgressBar {
   static std::string bar(Index step, Index total, int width) {
     std::string s = counter(step, total) + " [";
     const Index done = std::min<Index>(step, total);
-    const int filled = static_cast<int>(static_cast<double>(width) * static_cast<double>(done) / static_cast<double>(total));
+    const int filled =
+        static_cast<int>(static_cast<double>(width) * static_cast<double>(done) / static_cast<double>(total));
     if (filled > 0) {
       s.append(static_cast<std::size_t>(filled - 1), '=');
       s += done < total ? '>' : '=';
@@ -70,7 +71,8 @@ class ProgressBar {
   /// The line shown while an epoch runs: bar, ETA, running values.
   static std::string running_line(Index step, Index total, double elapsed, const LogValues& values, int width = 30) {
     const double per_step = step > 0 ? elapsed / static_cast<double>(step) : 0.0;
-    return bar(step, total, width) + " - ETA: " + format_eta(per_step * static_cast<double>(total - step)) + values_text(values);
+    return bar(step, total, width) + " - ETA: " + format_eta(per_step * static_cast<double>(total - step)) +
+           values_text(values);
   }
 
   /// The line that ends an epoch: full bar, wall time, time per step, values.
@@ -81,8 +83,8 @@ class ProgressBar {
 
   /// The single line per epoch of Verbosity::OneLinePerEpoch.
   static std::string epoch_line(Index total, double elapsed, const LogValues& values) {
-    return counter(total, total) + " - " + format_seconds(elapsed) + " - " + format_per_step(elapsed / static_cast<double>(total)) +
-           values_text(values);
+    return counter(total, total) + " - " + format_seconds(elapsed) + " - " +
+           format_per_step(elapsed / static_cast<double>(total)) + values_text(values);
   }
 
   /// " - loss: 0.5123 - accuracy: 0.7612" (values of magnitude <= 1e-3 in scientific notation, as Keras).

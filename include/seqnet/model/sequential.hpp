@@ -78,9 +78,9 @@ struct FitOptions {
   double validation_split = 0.0;            ///< in (0, 1): the LAST fraction of the samples (Keras); 0: none
   const Tensor<T>* validation_x = nullptr;  ///< explicit validation data (not together with a split)
   const Tensor<T>* validation_y = nullptr;
-  bool shuffle = true;                      ///< reshuffle the training samples every epoch (seeded)
+  bool shuffle = true;  ///< reshuffle the training samples every epoch (seeded)
   Verbosity verbose = Verbosity::ProgressBar;
-  std::ostream* out = &std::cout;           ///< where progress and messages go (nullptr: nowhere)
+  std::ostream* out = &std::cout;  ///< where progress and messages go (nullptr: nowhere)
 };
 
 /// Loss and metrics of evaluate(), as means over the samples.
@@ -269,8 +269,9 @@ class Sequential {
     s += detail::summary_row({"Layer (type)", "Output Shape", "Param #"}, pos) + "\n" + double_rule + "\n";
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Layer<T>& l = *layers_[i];
-      s += detail::summary_row({l.name() + " (" + l.type_name() + ")", to_string(l.output_shape()), std::to_string(l.num_params())},
-                               pos) +
+      s += detail::summary_row(
+               {l.name() + " (" + l.type_name() + ")", to_string(l.output_shape()), std::to_string(l.num_params())},
+               pos) +
            "\n";
       s += (i + 1 == layers_.size() ? double_rule : rule) + "\n";
     }
@@ -294,12 +295,15 @@ class Sequential {
   // ---- training ------------------------------------------------------------------------------------
 
   /// Sets the loss, a copy of the optimizer (bound to num_params()), the metrics and gradient clipping.
-  void compile(LossKind loss, const Optimizer<T>& optimizer, std::vector<Metric> metrics = {}, CompileOptions options = {}) {
+  void compile(LossKind loss, const Optimizer<T>& optimizer, std::vector<Metric> metrics = {},
+               CompileOptions options = {}) {
     require_built("compile()");
     if (options.global_clipnorm < 0 || !std::isfinite(options.global_clipnorm))
-      throw InvalidArgument(opt_.name + ": global_clipnorm must be finite and >= 0 (0 = off), got " + std::to_string(options.global_clipnorm));
+      throw InvalidArgument(opt_.name + ": global_clipnorm must be finite and >= 0 (0 = off), got " +
+                            std::to_string(options.global_clipnorm));
     if (options.clipvalue < 0 || !std::isfinite(options.clipvalue))
-      throw InvalidArgument(opt_.name + ": clipvalue must be finite and >= 0 (0 = off), got " + std::to_string(options.clipvalue));
+      throw InvalidArgument(opt_.name + ": clipvalue must be finite and >= 0 (0 = off), got " +
+                            std::to_string(options.clipvalue));
     if (loss == LossKind::SparseCategoricalCrossentropy && output_shape_.features < 2)
       throw ShapeError(opt_.name + ": sparse_categorical_crossentropy needs at least 2 outputs, the model has " +
                        std::to_string(output_shape_.features));
@@ -310,7 +314,8 @@ class Sequential {
     metrics_ = std::move(metrics);
     compile_opt_ = options;
     metric_names_.clear();
-    for (Metric m : metrics_) metric_names_.push_back(metrics_.size() == 1 ? std::string("accuracy") : std::string(to_string(m)));
+    for (Metric m : metrics_)
+      metric_names_.push_back(metrics_.size() == 1 ? std::string("accuracy") : std::string(to_string(m)));
     fused_ = false;
     if (const auto* d = dynamic_cast<const Dense<T>*>(layers_.back().get())) {
       fused_ = (d->activation() == Activation::Sigmoid && loss == LossKind::BinaryCrossentropy) ||
@@ -361,7 +366,8 @@ class Sequential {
   History fit(const Tensor<T>& x, const Tensor<T>& y, const FitOptions<T>& opt = {},
               const std::vector<Callback<T>*>& callbacks = {}) {
     require_compiled("fit()");
-    if (opt.epochs <= 0) throw InvalidArgument(opt_.name + ": fit(): epochs must be positive, got " + std::to_string(opt.epochs));
+    if (opt.epochs <= 0)
+      throw InvalidArgument(opt_.name + ": fit(): epochs must be positive, got " + std::to_string(opt.epochs));
     if (opt.batch_size <= 0)
       throw InvalidArgument(opt_.name + ": fit(): batch_size must be positive, got " + std::to_string(opt.batch_size));
     if (opt.validation_split != 0.0 && !(opt.validation_split > 0.0 && opt.validation_split < 1.0))
@@ -382,8 +388,8 @@ class Sequential {
       n_train = static_cast<Index>(std::floor(static_cast<double>(n) * (1.0 - opt.validation_split)));
       if (n_train <= 0 || n_train >= n)
         throw InvalidArgument(opt_.name + ": fit(): validation_split " + std::to_string(opt.validation_split) + " of " +
-                              std::to_string(n) + " samples leaves " + (n_train <= 0 ? "no training" : "no validation") +
-                              " samples");
+                              std::to_string(n) + " samples leaves " +
+                              (n_train <= 0 ? "no training" : "no validation") + " samples");
       vx = &x;
       vy = &y;
       val_idx = iota(n_train, n);
@@ -403,7 +409,8 @@ class Sequential {
     for (int epoch = 0; epoch < opt.epochs; ++epoch) {
       if (opt.shuffle)
         for (Index i = n_train - 1; i > 0; --i)
-          std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(rng_.below(static_cast<std::uint64_t>(i + 1)))]);
+          std::swap(order[static_cast<std::size_t>(i)],
+                    order[static_cast<std::size_t>(rng_.below(static_cast<std::uint64_t>(i + 1)))]);
       if (verbose != Verbosity::Silent) *out << "Epoch " << epoch + 1 << "/" << opt.epochs << "\n";
       ProgressBar bar(out ? *out : std::cout, steps, verbose);
       const auto t0 = Clock::now();
@@ -416,7 +423,8 @@ class Sequential {
         std::vector<double> batch_metrics(nm, 0.0);
         const double l = train_step(x, y, order.data() + b0, b, &batch_metrics);
         if (last_status_ != StepStatus::Ok) {
-          record_fault(history, epoch, static_cast<int>(s), l / static_cast<double>(b * output_shape_.rows_per_sample()));
+          record_fault(history, epoch, static_cast<int>(s),
+                       l / static_cast<double>(b * output_shape_.rows_per_sample()));
           if (out) {
             if (verbose == Verbosity::ProgressBar) *out << "\n";
             *out << history.stop_reason << "\n";
@@ -461,7 +469,8 @@ class Sequential {
   /// Mean loss and metrics over (x, y), in Mode::Eval, batch by batch.
   EvalResult evaluate(const Tensor<T>& x, const Tensor<T>& y, Index batch_size = 256) {
     require_compiled("evaluate()");
-    if (batch_size <= 0) throw InvalidArgument(opt_.name + ": evaluate(): batch_size must be positive, got " + std::to_string(batch_size));
+    if (batch_size <= 0)
+      throw InvalidArgument(opt_.name + ": evaluate(): batch_size must be positive, got " + std::to_string(batch_size));
     const Index n = check_data(x, y, "evaluate()");
     const std::vector<Index> idx = iota(0, n);
     return evaluate_indices(x, y, idx.data(), n, batch_size);
@@ -471,7 +480,8 @@ class Sequential {
   /// sequence output.
   Tensor<T> predict(const Tensor<T>& x, Index batch_size = 256) {
     require_built("predict()");
-    if (batch_size <= 0) throw InvalidArgument(opt_.name + ": predict(): batch_size must be positive, got " + std::to_string(batch_size));
+    if (batch_size <= 0)
+      throw InvalidArgument(opt_.name + ": predict(): batch_size must be positive, got " + std::to_string(batch_size));
     const Index n = check_x(x, "predict()");
     std::vector<Index> shape{n};
     if (output_shape_.is_sequence()) shape.push_back(output_shape_.steps);
@@ -511,7 +521,8 @@ class Sequential {
   }
   void require_compiled(const char* what) const {
     require_built(what);
-    if (!optimizer_) throw StateError(opt_.name + ": " + what + " needs a compiled model; call compile(loss, optimizer) first");
+    if (!optimizer_)
+      throw StateError(opt_.name + ": " + what + " needs a compiled model; call compile(loss, optimizer) first");
   }
   Layer<T>* find_layer(const std::string& n) const {
     for (const auto& l : layers_)
@@ -603,7 +614,8 @@ class Sequential {
     for (std::size_t i = 0; ok && i < want.size(); ++i) ok = x.dim(static_cast<Index>(i + 1)) == want[i];
     if (!ok && want.empty() && x.rank() == 2 && x.dim(1) == 1) ok = true;  // (samples, 1) ids
     if (!ok)
-      throw ShapeError(opt_.name + ": " + what + ": x has shape " + x.shape_string() + ", the model expects " + expected_x_text());
+      throw ShapeError(opt_.name + ": " + what + ": x has shape " + x.shape_string() + ", the model expects " +
+                       expected_x_text());
     const Index n = x.dim(0);
     if (n <= 0) throw ShapeError(opt_.name + ": " + what + ": x holds no samples");
     const Index per = s.rows_per_sample() * s.columns();
@@ -612,26 +624,30 @@ class Sequential {
       if (!Eigen::Map<const Vector<T>>(v, x.size()).allFinite()) {
         for (Index i = 0; i < x.size(); ++i)
           if (!std::isfinite(v[i]))
-            throw InvalidArgument(opt_.name + ": " + what + ": x has a non-finite value (" + std::to_string(static_cast<double>(v[i])) +
-                                  ") at sample " + std::to_string(i / per) + ", step " + std::to_string((i % per) / s.columns()) +
-                                  ", feature " + std::to_string(i % s.columns()));
+            throw InvalidArgument(opt_.name + ": " + what + ": x has a non-finite value (" +
+                                  std::to_string(static_cast<double>(v[i])) + ") at sample " + std::to_string(i / per) +
+                                  ", step " + std::to_string((i % per) / s.columns()) + ", feature " +
+                                  std::to_string(i % s.columns()));
       }
       return n;
     }
     Index depth = -1;
-    if (s.encoding == Encoding::OneHot) depth = s.features;
-    else if (layers_.front()->config().has("input_dim")) depth = static_cast<Index>(layers_.front()->config().get_int("input_dim"));
+    if (s.encoding == Encoding::OneHot)
+      depth = s.features;
+    else if (layers_.front()->config().has("input_dim"))
+      depth = static_cast<Index>(layers_.front()->config().get_int("input_dim"));
     // Fast vectorised test first; the loop below only runs to name the first bad id.
     const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> a(v, x.size());
     const T limit = depth > 0 && depth < (Index(1) << 24) ? static_cast<T>(depth) : static_cast<T>(Index(1) << 24);
-    if ((a >= T(0)).all() && (a < limit).all() && (a == a.template cast<std::int32_t>().template cast<T>()).all()) return n;
+    if ((a >= T(0)).all() && (a < limit).all() && (a == a.template cast<std::int32_t>().template cast<T>()).all())
+      return n;
     for (Index i = 0; i < x.size(); ++i) {
       const T id = v[i];
       if (!(id >= T(0)) || id != std::floor(id) || (depth > 0 && !(id < static_cast<T>(depth)))) {
         char buf[40];
         std::snprintf(buf, sizeof buf, "%.17g", static_cast<double>(id));
-        throw InvalidArgument(opt_.name + ": " + what + ": token id " + buf + " at sample " + std::to_string(i / per) + ", step " +
-                              std::to_string(i % per) + " is not an integer in [0, " +
+        throw InvalidArgument(opt_.name + ": " + what + ": token id " + buf + " at sample " + std::to_string(i / per) +
+                              ", step " + std::to_string(i % per) + " is not an integer in [0, " +
                               (depth > 0 ? std::to_string(depth) : std::string("input_dim")) + ")");
       }
     }
@@ -655,13 +671,16 @@ class Sequential {
     }
     if (!ok) {
       if (y.rank() >= 1 && y.dim(0) != n)
-        throw ShapeError(opt_.name + ": " + what + ": y has " + std::to_string(y.dim(0)) + " samples, x has " + std::to_string(n));
+        throw ShapeError(opt_.name + ": " + what + ": y has " + std::to_string(y.dim(0)) + " samples, x has " +
+                         std::to_string(n));
       throw ShapeError(opt_.name + ": " + what + ": y has shape " + y.shape_string() + ", the model's output needs " +
-                       detail::shape_text(want) + (loss_ == LossKind::SparseCategoricalCrossentropy ? " (one class id per sample)" : "") +
+                       detail::shape_text(want) +
+                       (loss_ == LossKind::SparseCategoricalCrossentropy ? " (one class id per sample)" : "") +
                        " for " + to_string(loss_) + " with " + std::to_string(output_shape_.features) + " outputs");
     }
     // Labels as one row per output row, for the loss's own checks (0/1, class ids in range, finite).
-    Matrix<T> all = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(y.data(), n * S, C);
+    Matrix<T> all =
+        Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(y.data(), n * S, C);
     check_labels(loss_, all, n * S, output_shape_.features, opt_.name + ": " + what + ": y: ", S);
     return n;
   }
@@ -748,7 +767,8 @@ class Sequential {
   }
 
   // Gradient of the batch (summed over threads into grads_); returns (loss sum, metric sums).
-  std::pair<double, std::vector<double>> gradients_on(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b) {
+  std::pair<double, std::vector<double>> gradients_on(const Tensor<T>& x, const Tensor<T>& y, const Index* idx,
+                                                      Index b) {
     const T scale = static_cast<T>(1.0 / static_cast<double>(b * output_shape_.rows_per_sample()));
     const int n = static_cast<int>(std::min<Index>(opt_.threads, b));
     run_slices(b, [&](int k, Index s, Index e) { slice_train(k, x, y, idx + s, e - s, scale); });
@@ -764,7 +784,8 @@ class Sequential {
   }
 
   // A full step; returns the loss SUM of the batch and sets last_status_.
-  double train_step(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b, std::vector<double>* metric_sums) {
+  double train_step(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b,
+                    std::vector<double>* metric_sums) {
     draw_slice_seeds();
     auto r = gradients_on(x, y, idx, b);
     if (metric_sums) *metric_sums = r.second;
@@ -808,17 +829,20 @@ class Sequential {
     switch (last_status_) {
       case StepStatus::NonFiniteLoss:
         h.reason = StopReason::NonFiniteLoss;
-        h.stop_reason = at + "invalid loss " + buf + ", terminating training; the model keeps the weights from before this batch";
+        h.stop_reason =
+            at + "invalid loss " + buf + ", terminating training; the model keeps the weights from before this batch";
         break;
       case StepStatus::NonFiniteGradient:
         h.reason = StopReason::NonFiniteWeights;
-        h.stop_reason = at + "non-finite gradient (loss " + buf + "), terminating training; the model keeps the weights from before this batch";
+        h.stop_reason = at + "non-finite gradient (loss " + buf +
+                        "), terminating training; the model keeps the weights from before this batch";
         break;
       case StepStatus::NonFiniteWeights:
         h.reason = StopReason::NonFiniteWeights;
         h.stop_reason = at + "the update made a weight non-finite, terminating training; the step was undone";
         break;
-      case StepStatus::Ok: break;
+      case StepStatus::Ok:
+        break;
     }
   }
 

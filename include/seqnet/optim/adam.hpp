@@ -81,8 +81,8 @@ class Adam final : public Optimizer<T> {
       const Index len = std::min(detail::kOptimizerBlock, n - s);
       Arr w(values + s, len), m(m_.data() + s, len), v(v_.data() + s, len);
       CArr g(grads + s, len);
-      m = b1 * m + c1 * g;           // m = b1 m + (1-b1) g
-      v = b2 * v + c2 * g.square();  // v = b2 v + (1-b2) g^2
+      m = b1 * m + c1 * g;               // m = b1 m + (1-b1) g
+      v = b2 * v + c2 * g.square();      // v = b2 v + (1-b2) g^2
       w -= lr_t * m / (v.sqrt() + eps);  // w -= lr_t m / (sqrt(v) + eps)
     }
   }

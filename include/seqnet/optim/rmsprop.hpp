@@ -93,7 +93,8 @@ class RMSprop final : public Optimizer<T> {
         mg = rho * mg + one_minus_rho * g;  // mg = rho mg + (1-rho) g
         if (use_mom) {
           Arr mom(mom_.data() + s, len);
-          mom = momentum * mom + lr * g / (ms - mg.square() + eps).sqrt();  // mom = m mom + lr g / sqrt(ms - mg^2 + eps)
+          mom =
+              momentum * mom + lr * g / (ms - mg.square() + eps).sqrt();  // mom = m mom + lr g / sqrt(ms - mg^2 + eps)
           w -= mom;
         } else {
           w -= lr * g / (ms - mg.square() + eps).sqrt();  // w -= lr g / sqrt(ms - mg^2 + eps)

@@ -64,7 +64,8 @@ template <typename T>
 Tensor<T> to_categorical(const Tensor<std::int32_t>& ids, Index num_classes = 0) {
   static_assert(std::is_arithmetic<T>::value, "to_categorical: T must be an arithmetic type");
   if (ids.rank() == 0) throw InvalidArgument("to_categorical: ids tensor has no shape");
-  if (num_classes < 0) throw InvalidArgument("to_categorical: num_classes " + std::to_string(num_classes) + " is negative");
+  if (num_classes < 0)
+    throw InvalidArgument("to_categorical: num_classes " + std::to_string(num_classes) + " is negative");
   for (std::int32_t id : ids.values())
     if (id < 0) throw InvalidArgument("to_categorical: id " + std::to_string(id) + " is negative");
   if (num_classes == 0) {
@@ -78,7 +79,8 @@ Tensor<T> to_categorical(const Tensor<std::int32_t>& ids, Index num_classes = 0)
   Index row = 0;
   for (std::int32_t id : ids.values()) {
     if (id >= num_classes)
-      throw InvalidArgument("to_categorical: id " + std::to_string(id) + " outside [0, " + std::to_string(num_classes) + ")");
+      throw InvalidArgument("to_categorical: id " + std::to_string(id) + " outside [0, " + std::to_string(num_classes) +
+                            ")");
     data[row * num_classes + id] = T(1);
     ++row;
   }

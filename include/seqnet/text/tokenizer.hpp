@@ -47,8 +47,7 @@ inline bool is_ascii_alnum(unsigned char c) {
 inline bool is_unicode_apostrophe(char32_t cp) { return cp == 0x2019 || cp == 0x02BC; }
 
 inline bool is_unicode_separator(char32_t cp) {
-  return (cp >= 0x80 && cp <= 0xBF) || (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x3000 && cp <= 0x303F) ||
-         cp == 0xFEFF;
+  return (cp >= 0x80 && cp <= 0xBF) || (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0x3000 && cp <= 0x303F) || cp == 0xFEFF;
 }
 
 /// What the character at text[pos] is, and how many bytes it takes.
@@ -109,7 +108,7 @@ void for_each_token(std::string_view text, Emit&& emit, const TokenizerOptions& 
     // ASCII fast path: most of any English review.
     if (c < 0x80 && detail::is_ascii_alnum(c)) {
       token.push_back(options.lowercase && c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A'))
-                                                                   : static_cast<char>(c));
+                                                                : static_cast<char>(c));
       ++i;
       continue;
     }

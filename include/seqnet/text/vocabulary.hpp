@@ -264,7 +264,8 @@ class Vocabulary {
     out.append(kMagic.data(), kMagic.size());
     detail::put_u32(out, kFormatVersion);
     out.push_back(static_cast<char>(options_.convention));
-    out.push_back(static_cast<char>((options_.tokenizer.lowercase ? 1 : 0) | (options_.tokenizer.strip_html_breaks ? 2 : 0)));
+    out.push_back(
+        static_cast<char>((options_.tokenizer.lowercase ? 1 : 0) | (options_.tokenizer.strip_html_breaks ? 2 : 0)));
     out.push_back(0);
     out.push_back(0);
     detail::put_u64(out, static_cast<std::uint64_t>(limit()));
@@ -286,8 +287,8 @@ class Vocabulary {
     r.take(kMagic.size(), "magic");
     const auto version = r.uint(4, "version");
     if (version == 0 || version > kFormatVersion)
-      throw FormatError("Vocabulary: format version " + std::to_string(version) + " is not supported (this build reads 1 to " +
-                        std::to_string(kFormatVersion) + ")");
+      throw FormatError("Vocabulary: format version " + std::to_string(version) +
+                        " is not supported (this build reads 1 to " + std::to_string(kFormatVersion) + ")");
     const auto conv = r.uint(1, "convention");
     if (conv > 1) throw FormatError("Vocabulary: unknown convention " + std::to_string(conv));
     const auto flags = r.uint(1, "tokenizer flags");
@@ -372,7 +373,8 @@ class Vocabulary {
     if (o.num_words < 0 || o.max_tokens < 0)
       throw InvalidArgument("Vocabulary: num_words and max_tokens must not be negative");
     if (o.convention == Convention::KerasImdb) {
-      if (o.max_tokens != 0) throw InvalidArgument("Vocabulary: max_tokens applies to TextVectorization; use num_words");
+      if (o.max_tokens != 0)
+        throw InvalidArgument("Vocabulary: max_tokens applies to TextVectorization; use num_words");
       if (o.num_words != 0 && o.num_words <= 3)
         throw InvalidArgument("Vocabulary: num_words " + std::to_string(o.num_words) +
                               " leaves no room for words (ids 0-2 are reserved); use 0 or more than 3");
@@ -382,7 +384,8 @@ class Vocabulary {
         throw InvalidArgument("Vocabulary: max_tokens " + std::to_string(o.max_tokens) +
                               " leaves no room for words (ids 0-1 are reserved); use 0 or more than 2");
     }
-    if (o.num_words > std::numeric_limits<std::int32_t>::max() || o.max_tokens > std::numeric_limits<std::int32_t>::max())
+    if (o.num_words > std::numeric_limits<std::int32_t>::max() ||
+        o.max_tokens > std::numeric_limits<std::int32_t>::max())
       throw InvalidArgument("Vocabulary: limit above the 32-bit id range");
   }
 
