@@ -1,3 +1,5 @@
+#include "test_support.hpp"
+
 #include <catch2/catch.hpp>
 #include <seqnet/model/callbacks.hpp>
 #include <seqnet/model/sequential.hpp>
@@ -7,22 +9,11 @@
 #include <vector>
 
 using namespace seqnet;
+using seqnet_test::log_of;
+using seqnet_test::TempPath;
+using seqnet_test::tiny;
 
 namespace {
-
-Sequential<double> tiny() {
-  Sequential<double> m;
-  m.add(Dense<double>(1));
-  m.build(Shape::vector(1));
-  return m;
-}
-
-EpochLog log_of(int epoch, const std::string& key, double v) {
-  EpochLog l;
-  l.epoch = epoch;
-  l.values = {{"loss", 1.0}, {key, v}};
-  return l;
-}
 
 // Feeds `values` as successive epochs (weights set to {epoch, epoch} first); returns the epoch that stopped, or -1.
 int feed(EarlyStopping<double>& es, Sequential<double>& m, const std::string& key, const std::vector<double>& values) {

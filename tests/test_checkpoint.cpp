@@ -1,5 +1,7 @@
 // ModelCheckpoint (model/checkpoint.hpp): Keras' save_best_only semantics, atomic saves, and a real fit.
 
+#include "test_support.hpp"
+
 #include <catch2/catch.hpp>
 #include <seqnet/layers/dense.hpp>
 #include <seqnet/model/checkpoint.hpp>
@@ -15,32 +17,11 @@
 #include <vector>
 
 using namespace seqnet;
+using seqnet_test::log_of;
+using seqnet_test::TempPath;
+using seqnet_test::tiny;
 
 namespace {
-
-struct TempPath {
-  std::string path;
-  explicit TempPath(const std::string& name) {
-    const char* dir = std::getenv("SEQNET_TEST_BINARY_DIR");
-    path = std::string(dir ? dir : "/tmp") + "/checkpoint_" + std::to_string(::getpid()) + "_" + name;
-    std::remove(path.c_str());
-  }
-  ~TempPath() { std::remove(path.c_str()); }
-};
-
-Sequential<double> tiny() {
-  Sequential<double> m;
-  m.add(Dense<double>(1));
-  m.build(Shape::vector(1));
-  return m;
-}
-
-EpochLog log_of(int epoch, const std::string& key, double v) {
-  EpochLog l;
-  l.epoch = epoch;
-  l.values = {{"loss", 1.0}, {key, v}};
-  return l;
-}
 
 // Feeds `values` as successive epochs, with the weights set to {epoch, epoch} first; returns the epochs
 // after which the file changed.
@@ -61,7 +42,7 @@ double saved_weight(const std::string& path) { return load_model<double>(path).v
 }  // namespace
 
 TEST_CASE("ModelCheckpoint: saves only when the monitored loss improves, NaN never improves", "[checkpoint]") {
-  TempPath tmp("min.seqnet");
+  TempPath tmp("checkpoint", "min.seqnet");
   Sequential<double> m = tiny();
   ModelCheckpoint<double> cb(ModelCheckpointOptions{tmp.path});
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -73,7 +54,7 @@ TEST_CASE("ModelCheckpoint: saves only when the monitored loss improves, NaN nev
 }
 
 TEST_CASE("ModelCheckpoint: accuracy is maximised in auto mode, explicit modes override", "[checkpoint]") {
-  TempPath tmp("max.seqnet");
+  TempPath tmp("checkpoint", "max.seqnet");
   Sequential<double> m = tiny();
   ModelCheckpoint<double> acc(ModelCheckpointOptions{tmp.path, "val_accuracy"});
   CHECK(feed(acc, m, "val_accuracy", {0.5, 0.6, 0.6, 0.55, 0.7}) == std::vector<int>{0, 1, 4});
@@ -89,7 +70,7 @@ TEST_CASE("ModelCheckpoint: accuracy is maximised in auto mode, explicit modes o
 }
 
 TEST_CASE("ModelCheckpoint: without save_best_only every epoch is saved", "[checkpoint]") {
-  TempPath tmp("all.seqnet");
+  TempPath tmp("checkpoint", "all.seqnet");
   Sequential<double> m = tiny();
   ModelCheckpointOptions o{tmp.path};
   o.save_best_only = false;
@@ -101,7 +82,7 @@ TEST_CASE("ModelCheckpoint: without save_best_only every epoch is saved", "[chec
 TEST_CASE("ModelCheckpoint: bad settings and a missing monitored value are refused", "[checkpoint][errors]") {
   CHECK_THROWS_AS(ModelCheckpoint<double>(ModelCheckpointOptions{""}), InvalidArgument);
   CHECK_THROWS_AS(ModelCheckpoint<double>(ModelCheckpointOptions{"x", ""}), InvalidArgument);
-  TempPath tmp("missing.seqnet");
+  TempPath tmp("checkpoint", "missing.seqnet");
   Sequential<double> m = tiny();
   ModelCheckpoint<double> cb(ModelCheckpointOptions{tmp.path});
   CHECK_THROWS_WITH(cb.on_epoch_end(0, log_of(0, "loss", 1.0), m),
@@ -133,7 +114,7 @@ TEST_CASE("ModelCheckpoint: during fit it keeps the best epoch's model with its 
   m.add(Dense<double>(1, Activation::Sigmoid));
   m.build(Shape::vector(2));
   m.compile(LossKind::BinaryCrossentropy, Adam<double>(AdamOptions{0.05}), {Metric::BinaryAccuracy});
-  TempPath tmp("fit.seqnet");
+  TempPath tmp("checkpoint", "fit.seqnet");
   ModelCheckpointOptions o{tmp.path};
   o.extras.set("vocabulary", "not really a vocabulary");
   ModelCheckpoint<double> cb(o);

@@ -1,6 +1,8 @@
 // Saving and loading Sequential models (io/model_file.hpp): round trips of every layer type with
 // bit-identical predictions, extras, and file-level errors.
 
+#include "test_support.hpp"
+
 #include <catch2/catch.hpp>
 #include <seqnet/io/model_file.hpp>
 #include <seqnet/layers/bidirectional.hpp>
@@ -20,19 +22,11 @@
 #include <string>
 
 using namespace seqnet;
+using seqnet_test::log_of;
+using seqnet_test::TempPath;
+using seqnet_test::tiny;
 
 namespace {
-
-// A fresh path in the test binary folder (or /tmp), removed by the destructor.
-struct TempPath {
-  std::string path;
-  explicit TempPath(const std::string& name) {
-    const char* dir = std::getenv("SEQNET_TEST_BINARY_DIR");
-    path = std::string(dir ? dir : "/tmp") + "/model_file_" + std::to_string(::getpid()) + "_" + name;
-    std::remove(path.c_str());
-  }
-  ~TempPath() { std::remove(path.c_str()); }
-};
 
 template <typename T>
 Tensor<T> inputs_for(const Shape& s, Index n, std::uint64_t seed, Index vocab = 0) {
@@ -60,7 +54,7 @@ void check_round_trip(const Shape& input, const std::function<void(Sequential<T>
   Sequential<T> m(SequentialOptions{17, 1, "roundtrip"});
   add(m);
   m.build(input);
-  TempPath tmp("roundtrip.seqnet");
+  TempPath tmp("model_file", "roundtrip.seqnet");
   save_model(m, tmp.path, extras);
   ModelExtras back;
   Sequential<T> l = load_model<T>(tmp.path, &back);
@@ -185,7 +179,7 @@ TEST_CASE("Model file: a corrupt file on disk names the path and the problem", "
   Sequential<float> m;
   m.add(Dense<float>(2));
   m.build(Shape::vector(3));
-  TempPath tmp("corrupt.seqnet");
+  TempPath tmp("model_file", "corrupt.seqnet");
   save_model(m, tmp.path);
   std::string bytes = serialize_model(m);
   bytes[bytes.size() / 2] ^= 0x20;
@@ -205,7 +199,7 @@ TEST_CASE("Model file: saving an unbuilt model is refused", "[model_file][errors
 }
 
 TEST_CASE("Model file: saving replaces the previous file and leaves no temporary", "[model_file]") {
-  TempPath tmp("replace.seqnet");
+  TempPath tmp("model_file", "replace.seqnet");
   Sequential<float> a(SequentialOptions{1}), b(SequentialOptions{2});
   a.add(Dense<float>(2));
   a.build(Shape::vector(3));
