@@ -46,13 +46,14 @@ struct Options {
   int warmup = 3;
   unsigned long long seed = 42;
   bool gemm = false;
+  std::string phase = "both";  // train, infer or both (one phase alone, for profiling)
 };
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "seqnet_bench: %s\n"
                "usage: seqnet_bench --config NAME [--threads N] [--seconds S] [--batch B] [--infer-batch B]\n"
-               "                    [--warmup K] [--seed S]\n"
+               "                    [--warmup K] [--seed S] [--phase train|infer|both]\n"
                "       seqnet_bench --gemm [--threads N] [--seconds S]\n"
                "configs: onehot_rnn emb_rnn emb_lstm emb_lstm2 emb_gru big_lstm big_bilstm\n",
                msg);
@@ -92,6 +93,9 @@ Options parse(int argc, char** argv) {
       o.warmup = static_cast<int>(parse_long("--warmup", value(), 0));
     } else if (a == "--seed") {
       o.seed = static_cast<unsigned long long>(parse_long("--seed", value(), 0));
+    } else if (a == "--phase") {
+      o.phase = value();
+      if (o.phase != "train" && o.phase != "infer" && o.phase != "both") usage("--phase is train, infer or both");
     } else if (a == "--gemm") {
       o.gemm = true;
     } else if (a == "--help" || a == "-h") {
@@ -305,20 +309,24 @@ int run_model(const Options& o) {
   const auto infer_x = random_ids(data_rng, kDataBatches, o.infer_batch, m.steps, m.vocab);
 
   double loss = 0;
-  const auto train = timed_loop(
-      [&](long i) {
-        loss = model.train_on_batch(train_x[static_cast<std::size_t>(i % kDataBatches)],
-                                    train_y[static_cast<std::size_t>(i % kDataBatches)]);
-      },
-      o.warmup, o.seconds);
+  const std::pair<double, long> skipped{0.0, 0};
+  const auto train = o.phase == "infer"
+                         ? skipped
+                         : timed_loop(
+                               [&](long i) {
+                                 loss = model.train_on_batch(train_x[static_cast<std::size_t>(i % kDataBatches)],
+                                                             train_y[static_cast<std::size_t>(i % kDataBatches)]);
+                               },
+                               o.warmup, o.seconds);
   float sink = 0;
-  const auto infer = timed_loop(
-      [&](long i) {
-        const seqnet::Tensor<float> p =
-            model.predict(infer_x[static_cast<std::size_t>(i % kDataBatches)], o.infer_batch);
-        sink += p.data()[0];
-      },
-      o.warmup, o.seconds);
+  const auto infer = o.phase == "train" ? skipped
+                                        : timed_loop(
+                                              [&](long i) {
+                                                const seqnet::Tensor<float> p = model.predict(
+                                                    infer_x[static_cast<std::size_t>(i % kDataBatches)], o.infer_batch);
+                                                sink += p.data()[0];
+                                              },
+                                              o.warmup, o.seconds);
   volatile float keep = sink;
   (void)keep;
 

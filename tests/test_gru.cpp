@@ -148,8 +148,8 @@ TEST_CASE("GRU: backward matches finite differences", "[gru][gradcheck]") {
   }
 }
 
-TEST_CASE("GRU: backward matches finite differences on the GEMM path", "[gru][gradcheck]") {
-  // H = 9 takes Eigen's GEMM for the recurrent products (the hand kernel serves H <= 8). Some gradients here
+TEST_CASE("GRU: backward matches finite differences with column tails in the recurrent kernel", "[gru][gradcheck]") {
+  // H = 9: 27 gate columns, so the kernel's 8-column tiles leave a tail of 3 columns. Some gradients here
   // are near 1e-6, where the rounding noise of a 1e-6 step exceeds the tolerance: step 1e-5.
   for (bool reset_after : {true, false}) {
     GRU<double> l(9, opts(true, false, 0.0, 0.3, reset_after));
@@ -177,7 +177,7 @@ TEST_CASE("GRU: backward on one-hot input and through a stack", "[gru][gradcheck
   randomize(st, 6, 0.9);
   auto x = random_batch(Shape::sequence(3, 2), 2, 3);
   x.mask = {1, 0, 1, 1, 1, 1};
-  rep = gradcheck(st, x, 7, 1e-5);  // first-layer gradients near 1e-6: step 1e-5 (see above)
+  rep = gradcheck(st, x, 7, 3e-5);  // first-layer gradients near 1e-6: a larger step (see above)
   INFO("stack worst at " << rep.worst_where);
   CHECK(rep.worst < 1e-6);
 }

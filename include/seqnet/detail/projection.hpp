@@ -8,6 +8,7 @@
 
 #include "seqnet/core/error.hpp"
 #include "seqnet/core/types.hpp"
+#include "seqnet/detail/gemm_kernel.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -31,11 +32,27 @@ inline Index checked_id(T v, Index depth, Index row, Index batch, const std::str
   return static_cast<Index>(v);
 }
 
+/// True when each of v[0..n) is an integer in [0, limit), for limit <= 2^24 (every such integer is exact in
+/// float). One pass without branches, which the compiler vectorises; the comparisons are false for NaN.
+template <typename T>
+inline bool all_ids_below(const T* v, Index n, T limit) {
+  bool ok = true;
+  for (Index r = 0; r < n; ++r) {
+    const T id = v[r];
+    const bool in_range = (id >= T(0)) & (id < limit);
+    // The truncation is only evaluated on in-range values (no out-of-range float-to-int conversion).
+    const T safe = in_range ? id : T(0);
+    ok &= in_range & (safe == static_cast<T>(static_cast<std::int32_t>(safe)));
+  }
+  return ok;
+}
+
 /// Checks every id of a batch.
 template <typename T>
 inline void check_ids(const SeqBatch<T>& x, Index depth, const std::string& where) {
   const Index rows = x.values.rows();
   const T* v = x.values.data();
+  if (depth <= (Index(1) << 24) && all_ids_below(v, rows, static_cast<T>(depth))) return;
   for (Index r = 0; r < rows; ++r) checked_id(v[r], depth, r, x.batch, where);
 }
 
@@ -45,8 +62,12 @@ inline void read_ids(const SeqBatch<T>& x, Index depth, const std::string& where
   const Index rows = x.values.rows();
   const T* v = x.values.data();
   ids.resize(static_cast<std::size_t>(rows));
-  for (Index r = 0; r < rows; ++r)
-    ids[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(checked_id(v[r], depth, r, x.batch, where));
+  std::int32_t* out = ids.data();
+  if (depth <= (Index(1) << 24) && all_ids_below(v, rows, static_cast<T>(depth))) {
+    for (Index r = 0; r < rows; ++r) out[r] = static_cast<std::int32_t>(v[r]);
+    return;
+  }
+  for (Index r = 0; r < rows; ++r) out[r] = static_cast<std::int32_t>(checked_id(v[r], depth, r, x.batch, where));
 }
 
 /// G = P[ids] + b: row r of G is row ids[r] of P plus the bias row (column by column, so each inner loop
@@ -97,8 +118,9 @@ inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>&
     gather_rows(ids, W, b, G);  // a one-hot row times W is a row of W
   } else {
     G.resize(x.values.rows(), W.cols());
-    G.noalias() = x.values * W;
-    G.rowwise() += b.row(0);
+    G.rowwise() = b.row(0);
+    small_gemm_acc(x.values.rows(), W.cols(), W.rows(), x.values.data(), x.values.outerStride(), W.derived().data(),
+                   Index(1), W.derived().outerStride(), G.data(), G.outerStride());  // G = b + X W
   }
 }
 

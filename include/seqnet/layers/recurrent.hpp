@@ -37,66 +37,6 @@
 namespace seqnet {
 namespace detail {
 
-/// Largest hidden size for which the hand-written kernel below beats Eigen's GEMM on the per-step
-/// recurrent products. Measured with B = 64, float, -march=native (AVX-512): h U at H = 8 took 0.94 us with
-/// the kernel and 1.2 us with Eigen; at H = 16 both took 3.4 us, and beyond that Eigen wins.
-constexpr Index kSmallRecurrentK = 8;
-
-/// C(:, j) += sum_k A(:, k) * M(k, j) for j < n, k < K, over `rows` rows, where A has column stride lda, C
-/// column stride ldc, and M(k, j) is m[k * msk + j * msj]. Vectorised over rows, with the accumulators in
-/// registers across k: the recurrent product for small hidden sizes, where GEMM set-up costs dominate.
-template <typename T>
-inline void small_gemm_acc(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
-                           Index ldc) {
-  // A chunk of W rows is a fixed-size Eigen array (2 AVX-512 registers, 8 SSE ones), kept in registers
-  // across k; independent chunks and columns overlap in the out-of-order core.
-  constexpr int W = 128 / static_cast<int>(sizeof(T));
-  using Chunk = Eigen::Array<T, W, 1>;
-  for (Index j = 0; j < n; ++j) {
-    T* c = C + j * ldc;
-    const T* mj = m + j * msj;
-    Index r0 = 0;
-    for (; r0 + W <= rows; r0 += W) {
-      Chunk acc = Eigen::Map<const Chunk>(c + r0);
-      for (Index k = 0; k < K; ++k) acc += mj[k * msk] * Eigen::Map<const Chunk>(A + k * lda + r0);
-      Eigen::Map<Chunk>(c + r0) = acc;
-    }
-    const Index tail = rows - r0;
-    for (Index k = 0; k < K && tail > 0; ++k) {
-      const T mk = mj[k * msk];
-      const T* a = A + k * lda + r0;
-      T* ct = c + r0;
-      for (Index q = 0; q < tail; ++q) ct[q] += mk * a[q];
-    }
-  }
-}
-
-/// C += A M, with A: rows x K, M: K x n (a block of a column-major matrix), C: rows x n.
-template <typename DA, typename DM, typename DC>
-inline void rec_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M,
-                        const Eigen::MatrixBase<DC>& Cx) {
-  DC& C = const_cast<DC&>(Cx.derived());
-  if (A.cols() <= kSmallRecurrentK) {
-    small_gemm_acc(A.rows(), M.cols(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
-                   Index(1), M.derived().outerStride(), C.data(), C.outerStride());
-  } else {
-    C.noalias() += A * M;
-  }
-}
-
-/// C += A M^T, with A: rows x K, M: n x K (a block of a column-major matrix), C: rows x n.
-template <typename DA, typename DM, typename DC>
-inline void rec_mul_t_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M,
-                          const Eigen::MatrixBase<DC>& Cx) {
-  DC& C = const_cast<DC&>(Cx.derived());
-  if (C.cols() <= kSmallRecurrentK) {
-    small_gemm_acc(A.rows(), M.rows(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
-                   M.derived().outerStride(), Index(1), C.data(), C.outerStride());
-  } else {
-    C.noalias() += A * M.transpose();
-  }
-}
-
 /// Applies a pointwise activation in place to a block (columns contiguous).
 template <typename D>
 inline void activate_block(Activation a, const Eigen::MatrixBase<D>& xc) {
@@ -327,7 +267,8 @@ class Recurrent : public Layer<T> {
       dW.noalias() += Xd_.transpose() * dG;  // dW += X'^T dG
     }
     if (this->input_grad()) {
-      dx.values.noalias() = dG * W.transpose();  // dX' = dG W^T
+      dx.values.setZero(dG.rows(), W.rows());
+      detail::rec_mul_t_acc(dG, W, dx.values);  // dX' = dG W^T
       if (drop_x_)
         for (Index t = 0; t < T_; ++t) dx.values.middleRows(t * B_, B_).array() *= Mx_.array();  // dX = dX' .* M_x
     }

@@ -29,6 +29,7 @@
 #include "seqnet/core/rng.hpp"
 #include "seqnet/core/tensor.hpp"
 #include "seqnet/core/types.hpp"
+#include "seqnet/detail/projection.hpp"
 #include "seqnet/detail/thread_pool.hpp"
 #include "seqnet/layers/dense.hpp"
 #include "seqnet/layers/embedding.hpp"
@@ -636,11 +637,9 @@ class Sequential {
       depth = s.features;
     else if (layers_.front()->config().has("input_dim"))
       depth = static_cast<Index>(layers_.front()->config().get_int("input_dim"));
-    // Fast vectorised test first; the loop below only runs to name the first bad id.
-    const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> a(v, x.size());
+    // One branch-free (vectorised) pass first; the loop below only runs to name the first bad id.
     const T limit = depth > 0 && depth < (Index(1) << 24) ? static_cast<T>(depth) : static_cast<T>(Index(1) << 24);
-    if ((a >= T(0)).all() && (a < limit).all() && (a == a.template cast<std::int32_t>().template cast<T>()).all())
-      return n;
+    if (detail::all_ids_below(v, x.size(), limit)) return n;
     for (Index i = 0; i < x.size(); ++i) {
       const T id = v[i];
       if (!(id >= T(0)) || id != std::floor(id) || (depth > 0 && !(id < static_cast<T>(depth)))) {
