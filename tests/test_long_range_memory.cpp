@@ -1,51 +1,62 @@
-// Long-range memory: the label is set by the first token of a sequence, followed by 40 distractor tokens.
-// The gated layers must carry one bit across all 40 steps.
+// Long-range memory: the label is the sign of a key value at the start of a sequence, followed by 40
+// distractor steps. Each step has two features: a value and a flag. The key step holds +1 or -1 with flag 1;
+// every later step holds a distractor of +2 or -2 (random) in the SAME value channel, with flag 0. So the
+// input weights cannot filter the distractors out: the layer must write its state at the flagged step and
+// keep it through 40 steps of larger inputs. LSTM and GRU can (a gate driven by the flag); SimpleRNN, whose
+// state is overwritten by every input through tanh(x W + h U + b), cannot.
 //
-// Measured with this file's settings (1,024 training sequences, Adam 0.01, 40 epochs, 16 units): LSTM and GRU
-// reach 100% on held-out sequences with seed 4 but not with every seed (seeds 1 and 2 left one of them at chance
-// level within 40 epochs), and SimpleRNN, whose recurrent kernel starts orthogonal as in Keras, also solves this
-// task (100% with seeds 1 to 4). So this test pins that LSTM and GRU learn the dependency; it does not claim
-// SimpleRNN fails it.
+// Training sequences put the key at a random position p in [0, 40] (zeros before it, as pre-padded
+// sequences are), so lags from 0 to 40 steps all occur; the held-out sequences put it at step 0, so every
+// one of them needs the full 40-step lag.
+//
+// Measured with these settings (1,024 training sequences, 512 held-out, 16 units, Adam 0.01, batch 32,
+// 20 epochs, one thread) over model seeds 1 to 6 and data seeds 1 to 3 (18 runs per layer): LSTM and GRU
+// reached 1.000 held-out accuracy in all 18 runs; SimpleRNN stayed between 0.45 and 0.69 (chance is 0.5).
+// About 0.5 s per gated layer in a Release build.
 #include <catch2/catch.hpp>
 #include <seqnet/layers/dense.hpp>
-#include <seqnet/layers/embedding.hpp>
 #include <seqnet/layers/gru.hpp>
 #include <seqnet/layers/lstm.hpp>
+#include <seqnet/layers/simple_rnn.hpp>
 #include <seqnet/model/sequential.hpp>
 #include <seqnet/optim/adam.hpp>
+
+#include <algorithm>
+#include <cmath>
 
 using namespace seqnet;
 
 namespace {
 
-constexpr Index kSteps = 41;  // the key token, then 40 distractors
+constexpr Index kSteps = 41;  // the key, then 40 distractors (held-out sequences)
 
-// Ids: 1 or 2 at step 0 (the label), then distractors in [3, 10).
-void memory_task(Index n, std::uint64_t seed, Tensor<float>& x, Tensor<float>& y) {
+// n sequences of kSteps x 2 features; `vary` puts the key at a random step instead of step 0.
+void memory_task(Index n, bool vary, std::uint64_t seed, Tensor<float>& x, Tensor<float>& y) {
   Rng r(seed);
-  x = Tensor<float>({n, kSteps});
+  x = Tensor<float>({n, kSteps, 2});  // zero-filled
   y = Tensor<float>({n});
   for (Index i = 0; i < n; ++i) {
-    const bool pos = r.below(2) == 1;
-    x(i, 0) = pos ? 1.0f : 2.0f;
-    for (Index t = 1; t < kSteps; ++t) x(i, t) = static_cast<float>(3 + r.below(7));
-    y(i) = pos ? 1.0f : 0.0f;
+    const bool positive = r.below(2) == 1;
+    const Index p = vary ? static_cast<Index>(r.below(kSteps)) : 0;
+    x(i, p, 0) = positive ? 1.0f : -1.0f;
+    x(i, p, 1) = 1.0f;
+    for (Index t = p + 1; t < kSteps; ++t) x(i, t, 0) = r.below(2) == 1 ? 2.0f : -2.0f;
+    y(i) = positive ? 1.0f : 0.0f;
   }
 }
 
 template <class L>
-double held_out_accuracy(const L& layer) {
+double held_out_accuracy(const L& layer, std::uint64_t model_seed = 1) {
   Tensor<float> x, y, tx, ty;
-  memory_task(1024, 1, x, y);
-  memory_task(512, 2, tx, ty);
-  Sequential<float> m(SequentialOptions{4, 1, "memory"});
-  m.add(Embedding<float>(10, 8));
+  memory_task(1024, true, 3, x, y);
+  memory_task(512, false, 1002, tx, ty);
+  Sequential<float> m(SequentialOptions{model_seed, 1, "memory"});
   m.add(layer);
   m.add(Dense<float>(1, Activation::Sigmoid));
-  m.build(Shape::ids(kSteps));
+  m.build(Shape::sequence(kSteps, 2));
   m.compile(LossKind::BinaryCrossentropy, Adam<float>(AdamOptions{0.01}), {Metric::BinaryAccuracy});
   FitOptions<float> o;
-  o.epochs = 40;
+  o.epochs = 20;
   o.batch_size = 32;
   o.verbose = Verbosity::Silent;
   m.fit(x, y, o);
@@ -54,10 +65,28 @@ double held_out_accuracy(const L& layer) {
 
 }  // namespace
 
-TEST_CASE("Long-range memory: LSTM carries the first token across 40 distractors", "[learning][lstm]") {
-  CHECK(held_out_accuracy(LSTM<float>(16)) >= 0.95);
+TEST_CASE("Long-range memory: held-out sequences put the key at step 0, followed by 40 distractors", "[learning]") {
+  Tensor<float> x, y;
+  memory_task(4, false, 5, x, y);
+  for (Index i = 0; i < 4; ++i) {
+    CHECK(std::abs(x(i, 0, 0)) == 1.0f);
+    CHECK(x(i, 0, 1) == 1.0f);
+    CHECK(y(i) == (x(i, 0, 0) > 0 ? 1.0f : 0.0f));
+    for (Index t = 1; t < kSteps; ++t) {
+      CHECK(std::abs(x(i, t, 0)) == 2.0f);
+      CHECK(x(i, t, 1) == 0.0f);
+    }
+  }
 }
 
-TEST_CASE("Long-range memory: GRU carries the first token across 40 distractors", "[learning][gru]") {
-  CHECK(held_out_accuracy(GRU<float>(16)) >= 0.95);
+TEST_CASE("Long-range memory: LSTM and GRU carry the key across 40 distractors, SimpleRNN does not",
+          "[learning][lstm][gru][simple_rnn]") {
+  const double lstm = held_out_accuracy(LSTM<float>(16));
+  const double gru = held_out_accuracy(GRU<float>(16));
+  const double rnn = held_out_accuracy(SimpleRNN<float>(16));
+  INFO("held-out accuracy: LSTM " << lstm << ", GRU " << gru << ", SimpleRNN " << rnn);
+  CHECK(lstm >= 0.95);
+  CHECK(gru >= 0.95);
+  CHECK(rnn <= 0.75);
+  CHECK(std::min(lstm, gru) - rnn >= 0.2);
 }
