@@ -92,6 +92,7 @@ class LSTM final : public Recurrent<T> {
     const auto& U = this->param(1);
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
     const Index B = this->B_, steps = this->T_;
+    const bool standard = act == Activation::Tanh && ract == Activation::Sigmoid;
     for (Index s = 0; s < steps; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = G_.middleRows(t * B, B);
@@ -99,6 +100,25 @@ class LSTM final : public Recurrent<T> {
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
         detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
+      if (standard && !this->masked_) {
+        // Keras' activations, no mask: the whole cell update column by column, each column's B values
+        // contiguous and still in L1 from the recurrent product.
+        for (Index j = 0; j < H; ++j) {
+          auto i = Gt.col(j).array(), f = Gt.col(H + j).array(), g = Gt.col(2 * H + j).array(),
+               o = Gt.col(3 * H + j).array();
+          i = i.logistic();
+          f = f.logistic();
+          g = g.tanh();
+          o = o.logistic();
+          auto c = C_.middleRows(cr, B).col(j).array();
+          auto tc = TC_.middleRows(tr, B).col(j).array();
+          c = f * C_.middleRows(pr, B).col(j).array() + i * g;
+          tc = c.tanh();
+          S_.middleRows(cr, B).col(j).array() = o * tc;
+        }
+        this->emit(S_, s, cr, x, y);
+        continue;
+      }
       detail::activate_block(ract, Gt.leftCols(2 * H));
       detail::activate_block(act, Gt.middleCols(2 * H, H));
       detail::activate_block(ract, Gt.rightCols(H));

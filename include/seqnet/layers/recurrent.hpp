@@ -221,29 +221,31 @@ class Recurrent : public Layer<T> {
   }
 
   /// G = X' W + b_row, X' = X (.* M_x when input dropout is on); one GEMM (or a gather for one-hot input).
+  /// G has detail::padded_rows(T*B) rows: the step blocks are read column by column inside the loop.
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     if (is_fused_input(x)) {
-      P_.noalias() = emb_->param(0) * W;    // P = E W
-      detail::gather_rows(ids_, P_, b, G);  // G = P[ids] + b
+      P_.noalias() = emb_->param(0) * W;                                          // P = E W
+      detail::gather_rows(ids_, P_, b, G, static_cast<const T*>(nullptr), true);  // G = P[ids] + b
       return;
     }
     if (!drop_x_) {
-      detail::project_input(x, ids_, W, b, G);
+      detail::project_input(x, ids_, W, b, G, true);
       return;
     }
     const Index rows = T_ * B_;
-    G.resize(rows, W.cols());
     if (x.shape.encoding == Encoding::OneHot) {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
-      detail::gather_rows(ids_, W, b, G, xs_.data());
+      detail::gather_rows(ids_, W, b, G, xs_.data(), true);
     } else {
       Xd_.resize(rows, D_);
       for (Index t = 0; t < T_; ++t) Xd_.middleRows(t * B_, B_) = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
-      G.noalias() = Xd_ * W;
-      G.rowwise() += b.row(0);
+      G.resize(detail::padded_rows<T>(rows), W.cols());
+      G.rowwise() = b.row(0);
+      detail::small_gemm_acc(rows, W.cols(), D_, Xd_.data(), Xd_.outerStride(), W.derived().data(), Index(1),
+                             W.derived().outerStride(), G.data(), G.outerStride());  // G = b + X' W
     }
   }
 
