@@ -2,11 +2,14 @@
 //
 //   seqnet_bench --config emb_lstm --threads 1 --seconds 5     training and inference samples/s
 //   seqnet_bench --gemm --threads 1 --seconds 2                Eigen's SGEMM rate and the FMA peak
+//   seqnet_bench --kernels --seconds 1                         the recurrent kernel against Eigen's GEMM
 //
 // The configurations are those of bench/torch_bench.py (see bench/README.md). Training runs
 // train_on_batch on synthetic batches of 64 (seeded token ids, 0/1 labels); inference runs predict on
 // batches of 256. Each phase has a short warm-up, then runs for about --seconds.
 
+#include <seqnet/detail/gemm_kernel.hpp>
+#include <seqnet/detail/projection.hpp>
 #include <seqnet/layers/bidirectional.hpp>
 #include <seqnet/layers/dense.hpp>
 #include <seqnet/layers/embedding.hpp>
@@ -46,6 +49,7 @@ struct Options {
   int warmup = 3;
   unsigned long long seed = 42;
   bool gemm = false;
+  bool kernels = false;
   std::string phase = "both";  // train, infer or both (one phase alone, for profiling)
 };
 
@@ -55,6 +59,7 @@ struct Options {
                "usage: seqnet_bench --config NAME [--threads N] [--seconds S] [--batch B] [--infer-batch B]\n"
                "                    [--warmup K] [--seed S] [--phase train|infer|both]\n"
                "       seqnet_bench --gemm [--threads N] [--seconds S]\n"
+               "       seqnet_bench --kernels [--seconds S]\n"
                "configs: onehot_rnn emb_rnn emb_lstm emb_lstm2 emb_gru big_lstm big_bilstm\n",
                msg);
   std::exit(2);
@@ -98,13 +103,15 @@ Options parse(int argc, char** argv) {
       if (o.phase != "train" && o.phase != "infer" && o.phase != "both") usage("--phase is train, infer or both");
     } else if (a == "--gemm") {
       o.gemm = true;
+    } else if (a == "--kernels") {
+      o.kernels = true;
     } else if (a == "--help" || a == "-h") {
       usage("help");
     } else {
       usage(("unknown argument '" + a + "'").c_str());
     }
   }
-  if (!o.gemm && o.config.empty()) usage("--config or --gemm is required");
+  if (!o.gemm && !o.kernels && o.config.empty()) usage("--config, --gemm or --kernels is required");
   return o;
 }
 
@@ -220,6 +227,52 @@ int run_gemm(const Options& o) {
       "\"fma_peak_gflops\": %.2f, \"peak_rss_mb\": %.1f}\n",
       o.threads, EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
       Eigen::internal::packet_traits<float>::size, g1024, gstep, 64 / o.threads, gproj, peak, peak_rss_mb());
+  return 0;
+}
+
+// ---- --kernels: the recurrent kernel against Eigen's GEMM -----------------------------------------
+
+/// Microseconds per call of fn, over about `seconds`.
+double time_us(const std::function<void()>& fn, double seconds) {
+  fn();
+  const auto r = timed_loop([&](long) { fn(); }, 2, seconds);
+  return 1e6 / r.first;
+}
+
+/// One JSON line per shape: the per-step products h U (B x H times H x 4H) and dG U^T (B x 4H times 4H x H)
+/// with seqnet's register-tiled kernel and with Eigen's GEMM; then 100 steps of h U read from a gate
+/// matrix of T*B rows, with the plain and the padded column stride (detail::padded_rows).
+int run_kernels(const Options& o) {
+  using namespace seqnet;
+  using Mat = Matrix<float>;
+  const double s = o.seconds / 8;
+  for (Index B : {32, 64, 256})
+    for (Index H : {8, 32, 128}) {
+      const Mat h = Mat::Random(B, H), U = Mat::Random(H, 4 * H), dG = Mat::Random(B, 4 * H);
+      Mat G = Mat::Zero(B, 4 * H), dh = Mat::Zero(B, H);
+      const double fwd_tile = time_us([&] { detail::rec_mul_acc(h, U, G); }, s);
+      const double fwd_eigen = time_us([&] { G.noalias() += h * U; }, s);
+      const double bwd_tile = time_us([&] { detail::rec_mul_t_acc(dG, U, dh); }, s);
+      const double bwd_eigen = time_us([&] { dh.noalias() += dG * U.transpose(); }, s);
+      std::printf(
+          "{\"mode\": \"kernels\", \"B\": %ld, \"H\": %ld, \"hU_tile_us\": %.3f, \"hU_eigen_us\": %.3f, "
+          "\"dGUt_tile_us\": %.3f, \"dGUt_eigen_us\": %.3f}\n",
+          static_cast<long>(B), static_cast<long>(H), fwd_tile, fwd_eigen, bwd_tile, bwd_eigen);
+    }
+  const Index T = 100, B = 256, H = 8;
+  const Mat S = Mat::Random(2 * B, H), U = Mat::Random(H, 4 * H);
+  for (bool padded : {false, true}) {
+    Mat G = Mat::Zero(padded ? detail::padded_rows<float>(T * B) : T * B, 4 * H);
+    const double us = time_us(
+        [&] {
+          for (Index t = 0; t < T; ++t) detail::rec_mul_acc(S.middleRows((t & 1) * B, B), U, G.middleRows(t * B, B));
+        },
+        s);
+    std::printf(
+        "{\"mode\": \"kernels\", \"T\": %ld, \"B\": %ld, \"H\": %ld, \"G_rows\": %ld, \"hU_per_step_us\": %.3f}\n",
+        static_cast<long>(T), static_cast<long>(B), static_cast<long>(H), static_cast<long>(G.rows()),
+        us / static_cast<double>(T));
+  }
   return 0;
 }
 
@@ -348,6 +401,7 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   try {
     if (o.gemm) return run_gemm(o);
+    if (o.kernels) return run_kernels(o);
     return run_model(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "seqnet_bench: %s\n", e.what());
