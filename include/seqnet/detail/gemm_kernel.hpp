@@ -37,11 +37,12 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 }
 
 /// C(:, j) += sum_k A(:, k) * M(k, j) for j < n, k < K, over `rows` rows, where A has column stride lda, C
-/// column stride ldc, and M(k, j) is m[k * msk + j * msj]: the per-step recurrent products h U and dG U^T.
-/// Register-tiled over 2 SIMD packets of rows x NR columns (NR = 8 with 32 vector registers, else 4). It
-/// beats Eigen's GEMM on these shapes at every hidden size measured (B = 32 or 64, H = 8 to 128, float,
-/// AVX-512): Eigen packs both operands on every call, a cost the short k loops do not amortise (measured:
-/// H = 8, B = 64: h U 0.36 us against 0.57; H = 128, B = 64: 79 us against 96; see docs/performance.md).
+/// column stride ldc, and M(k, j) is m[k * msk + j * msj]: the per-step recurrent products h U and dG U^T,
+/// and the projections X W and dG W^T. Register-tiled over 2 SIMD packets of rows x NR columns (NR = 8 with
+/// 32 vector registers, else 4). It beats Eigen's GEMM on the per-step shapes at every size measured (B = 32,
+/// 64, 256; H = 8, 32, 128; float, AVX-512): Eigen packs both operands on every call, a cost the short k
+/// loops do not amortise (measured with `seqnet_bench --kernels`: H = 8, B = 64: h U 0.40 us against 0.59;
+/// H = 128, B = 64: 74 us against 94).
 /// Rows beyond the last full packet go through Eigen.
 template <typename T>
 inline void small_gemm_acc(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
