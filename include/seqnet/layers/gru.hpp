@@ -157,9 +157,21 @@ class GRU final : public Recurrent<T> {
     dh_.setZero(B, H);
     dhn_.resize(B, H);
     dhp_.resize(B, H);
+    const bool fast =
+        reset_after_ && !this->masked_ && act == Activation::Tanh && ract == Activation::Sigmoid;  // Keras' defaults
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
       this->add_output_grad(dy, s, dh_);
+      if (fast) {
+        if (this->drop_h_) hd_ = S_.middleRows(pr, B).cwiseProduct(this->Mh_);
+        step_grads_standard(t, pr, tr);                            // dG_t, dR_t, dh' = dh .* z; dh is consumed
+        detail::rec_mul_t_acc(dR_.middleRows(t * B, B), U, dhp_);  // dh' += dR_t U^T
+        if (this->drop_h_)
+          dh_ += dhp_.cwiseProduct(this->Mh_);  // dh_{t-1} = dh' .* M_h
+        else
+          dh_ += dhp_;
+        continue;
+      }
       if (this->masked_) {
         const auto m = this->mask_of(t).array();
         for (Index j = 0; j < H; ++j) {
@@ -223,6 +235,58 @@ class GRU final : public Recurrent<T> {
   }
 
  private:
+  /// The gate gradients of step t for Keras' defaults (tanh, sigmoid, reset_after) without a mask, in one
+  /// pass over SIMD packets of each column, with h' = h_{t-1} (.* M_h): dG_z = dh .* (h' - hh) .* z(1-z),
+  /// dG_h = dh .* (1 - z) .* (1 - hh^2), dG_r = dG_h .* R_h .* r(1-r), dR_t = [dG_z, dG_r, dG_h .* r],
+  /// dh' = dh .* z; then dh = 0.
+  void step_grads_standard(Index t, Index pr, Index tr) {
+    namespace ei = Eigen::internal;
+    using P = typename ei::packet_traits<T>::type;
+    constexpr Index PS = ei::packet_traits<T>::size;
+    const Index H = this->units(), B = this->B_;
+    const auto A = G_.middleRows(t * B, B);
+    const auto rh = RH_.middleRows(tr, B);
+    auto dG = dG_.middleRows(t * B, B);
+    auto dR = dR_.middleRows(t * B, B);
+    const P one = ei::pset1<P>(T(1));
+    for (Index j = 0; j < H; ++j) {
+      const T *pz = &A.coeffRef(0, j), *pr_ = &A.coeffRef(0, H + j), *phh = &A.coeffRef(0, 2 * H + j),
+              *prh = &rh.coeffRef(0, j);
+      const T* php = this->drop_h_ ? hd_.col(j).data() : &S_.coeffRef(pr, j);
+      T *dgz = &dG.coeffRef(0, j), *dgr = &dG.coeffRef(0, H + j), *dgh = &dG.coeffRef(0, 2 * H + j);
+      T *drz = &dR.coeffRef(0, j), *drr = &dR.coeffRef(0, H + j), *drh = &dR.coeffRef(0, 2 * H + j);
+      T *dh = dh_.col(j).data(), *dhp = dhp_.col(j).data();
+      Index q = 0;
+      for (; q + PS <= B; q += PS) {
+        const P z = ei::ploadu<P>(pz + q), r = ei::ploadu<P>(pr_ + q), hh = ei::ploadu<P>(phh + q),
+                h = ei::ploadu<P>(dh + q);
+        const P gz = ei::pmul(ei::pmul(h, ei::psub(ei::ploadu<P>(php + q), hh)), ei::pmul(z, ei::psub(one, z)));
+        const P gh = ei::pmul(ei::pmul(h, ei::psub(one, z)), ei::psub(one, ei::pmul(hh, hh)));
+        const P gr = ei::pmul(ei::pmul(gh, ei::ploadu<P>(prh + q)), ei::pmul(r, ei::psub(one, r)));
+        ei::pstoreu(dgz + q, gz);
+        ei::pstoreu(dgr + q, gr);
+        ei::pstoreu(dgh + q, gh);
+        ei::pstoreu(drz + q, gz);
+        ei::pstoreu(drr + q, gr);
+        ei::pstoreu(drh + q, ei::pmul(gh, r));
+        ei::pstoreu(dhp + q, ei::pmul(h, z));
+        ei::pstoreu(dh + q, ei::pset1<P>(T(0)));
+      }
+      for (; q < B; ++q) {
+        const T z = pz[q], r = pr_[q], hh = phh[q], h = dh[q];
+        const T gz = h * (php[q] - hh) * (z * (T(1) - z));
+        const T gh = h * (T(1) - z) * (T(1) - hh * hh);
+        const T gr = gh * prh[q] * (r * (T(1) - r));
+        dgz[q] = drz[q] = gz;
+        dgr[q] = drr[q] = gr;
+        dgh[q] = gh;
+        drh[q] = gh * r;
+        dhp[q] = h * z;
+        dh[q] = T(0);
+      }
+    }
+  }
+
   bool reset_after_;
   Matrix<T> G_, S_, RH_, R_, hn_;
   Matrix<T> dG_, dR_, dh_, dhn_, dhp_, drh_;
