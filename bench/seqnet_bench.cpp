@@ -234,7 +234,6 @@ int run_gemm(const Options& o) {
 
 /// Microseconds per call of fn, over about `seconds`.
 double time_us(const std::function<void()>& fn, double seconds) {
-  fn();
   const auto r = timed_loop([&](long) { fn(); }, 2, seconds);
   return 1e6 / r.first;
 }

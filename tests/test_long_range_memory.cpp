@@ -11,8 +11,11 @@
 //
 // Measured with these settings (1,024 training sequences, 512 held-out, 16 units, Adam 0.01, batch 32,
 // 20 epochs, one thread) over model seeds 1 to 6 and data seeds 1 to 3 (18 runs per layer): LSTM and GRU
-// reached 1.000 held-out accuracy in all 18 runs; SimpleRNN stayed between 0.45 and 0.69 (chance is 0.5).
-// About 0.5 s per gated layer in a Release build.
+// reached 1.000 held-out accuracy in all 18 runs; SimpleRNN averaged 0.51 (chance is 0.5), 16 runs between
+// 0.47 and 0.56, one at 0.36 and one at 0.85 (model seed 2, data seed 1).
+// The hidden test case at the end reruns that grid and prints every accuracy:
+//   build/tests/seqnet_test_long_range_memory "[seeds]" -s
+// The test run by ctest uses model seed 1 and data seed 1; about 0.5 s per gated layer in a Release build.
 #include <catch2/catch.hpp>
 #include <seqnet/layers/dense.hpp>
 #include <seqnet/layers/gru.hpp>
@@ -45,11 +48,12 @@ void memory_task(Index n, bool vary, std::uint64_t seed, Tensor<float>& x, Tenso
   }
 }
 
+// Data seed d: training sequences from seed 2d + 1, held-out ones from seed 2d + 1000.
 template <class L>
-double held_out_accuracy(const L& layer, std::uint64_t model_seed = 1) {
+double held_out_accuracy(const L& layer, std::uint64_t model_seed = 1, std::uint64_t data_seed = 1) {
   Tensor<float> x, y, tx, ty;
-  memory_task(1024, true, 3, x, y);
-  memory_task(512, false, 1002, tx, ty);
+  memory_task(1024, true, 2 * data_seed + 1, x, y);
+  memory_task(512, false, 2 * data_seed + 1000, tx, ty);
   Sequential<float> m(SequentialOptions{model_seed, 1, "memory"});
   m.add(layer);
   m.add(Dense<float>(1, Activation::Sigmoid));
@@ -89,4 +93,24 @@ TEST_CASE("Long-range memory: LSTM and GRU carry the key across 40 distractors, 
   CHECK(gru >= 0.95);
   CHECK(rnn <= 0.75);
   CHECK(std::min(lstm, gru) - rnn >= 0.2);
+}
+
+// Not run by ctest (hidden tag): the seed grid behind the figures in the header comment. LSTM and GRU must
+// pass in every run; SimpleRNN must stay near chance on average (one seed may get lucky).
+TEST_CASE("Long-range memory: LSTM and GRU over 6 model seeds and 3 data seeds, SimpleRNN on average",
+          "[.][seeds][learning]") {
+  double rnn_sum = 0.0;
+  int runs = 0;
+  for (std::uint64_t d = 1; d <= 3; ++d)
+    for (std::uint64_t m = 1; m <= 6; ++m) {
+      const double lstm = held_out_accuracy(LSTM<float>(16), m, d);
+      const double gru = held_out_accuracy(GRU<float>(16), m, d);
+      const double rnn = held_out_accuracy(SimpleRNN<float>(16), m, d);
+      WARN("model seed " << m << ", data seed " << d << ": LSTM " << lstm << ", GRU " << gru << ", SimpleRNN " << rnn);
+      CHECK(lstm >= 0.95);
+      CHECK(gru >= 0.95);
+      rnn_sum += rnn;
+      ++runs;
+    }
+  CHECK(rnn_sum / runs <= 0.6);
 }

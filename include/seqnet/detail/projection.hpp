@@ -61,13 +61,10 @@ template <typename T>
 inline void read_ids(const SeqBatch<T>& x, Index depth, const std::string& where, std::vector<std::int32_t>& ids) {
   const Index rows = x.values.rows();
   const T* v = x.values.data();
+  check_ids(x, depth, where);
   ids.resize(static_cast<std::size_t>(rows));
   std::int32_t* out = ids.data();
-  if (depth <= (Index(1) << 24) && all_ids_below(v, rows, static_cast<T>(depth))) {
-    for (Index r = 0; r < rows; ++r) out[r] = static_cast<std::int32_t>(v[r]);
-    return;
-  }
-  for (Index r = 0; r < rows; ++r) out[r] = static_cast<std::int32_t>(checked_id(v[r], depth, r, x.batch, where));
+  for (Index r = 0; r < rows; ++r) out[r] = static_cast<std::int32_t>(v[r]);
 }
 
 /// Row count to allocate for a time-major matrix of `rows` rows that per-step code reads column by column
@@ -83,46 +80,37 @@ inline Index padded_rows(Index rows) {
   return (lines % 2 == 0 ? lines + 1 : lines) * line;
 }
 
-/// G = P[ids] + b: row r of G is row ids[r] of P plus the bias row. With `padded`, G gets
-/// padded_rows(ids.size()) rows (for per-step access), else exactly ids.size(). With `scale`, row r is scaled by
-/// scale[r] before the bias is added. Four columns per pass over the ids: each id is read once for four
-/// loads from P (about 30% faster than one column per pass at 32 columns, measured; the inner loops are
-/// loads at random rows of a column of P, which no SIMD gather on this class of CPU does faster).
+/// One pass over the ids for the NC columns j .. j+NC-1 of G = P[ids] (.* scale) + b: each id is read once
+/// for NC loads from P. The inner loads are at random rows of a column of P; no SIMD gather on this class
+/// of CPU does them faster.
+template <int NC, typename T, typename DP, typename DB>
+inline void gather_columns(const std::int32_t* id, Index rows, const Eigen::MatrixBase<DP>& P,
+                           const Eigen::MatrixBase<DB>& b, Index j, Matrix<T>& G, const T* scale) {
+  const Index lp = P.derived().outerStride(), lg = G.outerStride();
+  const T* p = &P.derived().coeffRef(0, j);
+  T* g = G.col(j).data();
+  T bias[NC];
+  for (int c = 0; c < NC; ++c) bias[c] = b(0, j + c);
+  if (scale) {
+    for (Index r = 0; r < rows; ++r)
+      for (int c = 0; c < NC; ++c) g[c * lg + r] = scale[r] * p[c * lp + id[r]] + bias[c];
+  } else {
+    for (Index r = 0; r < rows; ++r)
+      for (int c = 0; c < NC; ++c) g[c * lg + r] = p[c * lp + id[r]] + bias[c];
+  }
+}
+
+/// G = P[ids] + b: row r of G is row ids[r] of P plus the bias row; with `scale`, row r is scaled by
+/// scale[r] before the bias is added. With `padded`, G gets padded_rows(ids.size()) rows (for per-step
+/// access), else exactly ids.size(). Four columns per pass over the ids, then single columns.
 template <typename T, typename DP, typename DB>
 inline void gather_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DP>& P,
-                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, const T* scale = nullptr, bool padded = false) {
+                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded = false, const T* scale = nullptr) {
   const Index rows = static_cast<Index>(ids.size()), cols = P.cols();
-  const std::int32_t* id = ids.data();
   G.resize(padded ? padded_rows<T>(rows) : rows, cols);
-  const Index lp = P.derived().outerStride(), lg = G.outerStride();
-  constexpr int NC = 4;
   Index j = 0;
-  for (; j + NC <= cols; j += NC) {
-    T* g = G.col(j).data();
-    const T* p = &P.derived().coeffRef(0, j);
-    T bj[NC];
-    for (int c = 0; c < NC; ++c) bj[c] = b(0, j + c);
-    if (scale) {
-      for (Index r = 0; r < rows; ++r) {
-        const T* pr = p + id[r];
-        for (int c = 0; c < NC; ++c) g[c * lg + r] = scale[r] * pr[c * lp] + bj[c];
-      }
-    } else {
-      for (Index r = 0; r < rows; ++r) {
-        const T* pr = p + id[r];
-        for (int c = 0; c < NC; ++c) g[c * lg + r] = pr[c * lp] + bj[c];
-      }
-    }
-  }
-  for (; j < cols; ++j) {
-    T* g = G.col(j).data();
-    const T* pj = &P.derived().coeffRef(0, j);
-    const T bj = b(0, j);
-    if (scale)
-      for (Index r = 0; r < rows; ++r) g[r] = scale[r] * pj[id[r]] + bj;
-    else
-      for (Index r = 0; r < rows; ++r) g[r] = pj[id[r]] + bj;
-  }
+  for (; j + 4 <= cols; j += 4) gather_columns<4>(ids.data(), rows, P, b, j, G, scale);
+  for (; j < cols; ++j) gather_columns<1>(ids.data(), rows, P, b, j, G, scale);
 }
 
 template <typename T>
@@ -145,20 +133,26 @@ inline void scatter_rows(const std::vector<std::int32_t>& ids, const Matrix<T>& 
   dP += work;
 }
 
+/// G = X W + b for a dense, column-major X, by the kernel of gemm_kernel.hpp; G is resized as in gather_rows.
+template <typename T, typename DX, typename DW, typename DB>
+inline void project_dense(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DW>& W,
+                          const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded) {
+  const Index rows = X.rows();
+  G.resize(padded ? padded_rows<T>(rows) : rows, W.cols());
+  G.rowwise() = b.row(0);
+  rec_mul_acc(X, W, G.topRows(rows));  // G = b + X W
+}
+
 /// G = X W + b: G is resized to rows x W.cols() (padded_rows(rows) x W.cols() with `padded`). For one-hot X,
 /// `ids` holds its ids (read_ids).
 template <typename T, typename DerivedW, typename DerivedB>
 inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids,
                           const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G,
                           bool padded = false) {
-  if (x.shape.encoding == Encoding::OneHot) {
-    gather_rows(ids, W, b, G, static_cast<const T*>(nullptr), padded);  // a one-hot row times W is a row of W
-  } else {
-    G.resize(padded ? padded_rows<T>(x.values.rows()) : x.values.rows(), W.cols());
-    G.rowwise() = b.row(0);
-    small_gemm_acc(x.values.rows(), W.cols(), W.rows(), x.values.data(), x.values.outerStride(), W.derived().data(),
-                   Index(1), W.derived().outerStride(), G.data(), G.outerStride());  // G = b + X W
-  }
+  if (x.shape.encoding == Encoding::OneHot)
+    gather_rows(ids, W, b, G, padded);  // a one-hot row times W is a row of W
+  else
+    project_dense(x.values, W, b, G, padded);
 }
 
 /// dW += X^T dG for dense or one-hot X (`ids` as for project_input; `work` a scatter workspace).

@@ -148,7 +148,6 @@ class GRU final : public Recurrent<T> {
   void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
     const Index H = this->units(), B = this->B_, steps = this->T_;
     const Activation act = this->activation(), ract = this->recurrent_activation();
-    const auto& U = this->param(1);
     dG_.resize(steps * B, 3 * H);
     if (reset_after_)
       dR_.resize(steps * B, 3 * H);
@@ -162,60 +161,12 @@ class GRU final : public Recurrent<T> {
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
       this->add_output_grad(dy, s, dh_);
-      if (fast) {
-        if (this->drop_h_) hd_ = S_.middleRows(pr, B).cwiseProduct(this->Mh_);
-        step_grads_standard(t, pr, tr);                            // dG_t, dR_t, dh' = dh .* z; dh is consumed
-        detail::rec_mul_t_acc(dR_.middleRows(t * B, B), U, dhp_);  // dh' += dR_t U^T
-        if (this->drop_h_)
-          dh_ += dhp_.cwiseProduct(this->Mh_);  // dh_{t-1} = dh' .* M_h
-        else
-          dh_ += dhp_;
-        continue;
-      }
-      if (this->masked_) {
-        const auto m = this->mask_of(t).array();
-        for (Index j = 0; j < H; ++j) {
-          dhn_.col(j).array() = m * dh_.col(j).array();
-          dh_.col(j).array() -= dhn_.col(j).array();  // the carried part: (1 - m) .* dh
-        }
-      } else {
-        dhn_ = dh_;
-        dh_.setZero();
-      }
-      const auto At = G_.middleRows(t * B, B);
-      const auto z = At.leftCols(H), r = At.middleCols(H, H), hh = At.rightCols(H);
-      auto dGt = dG_.middleRows(t * B, B);
-      auto dGz = dGt.leftCols(H), dGr = dGt.middleCols(H, H), dGh = dGt.rightCols(H);
-      if (this->drop_h_) hd_ = S_.middleRows(pr, B).cwiseProduct(this->Mh_);
-      const auto hp = S_.middleRows(pr, B);
-      // h' as it entered the step: the dropped copy with recurrent dropout.
-      if (this->drop_h_)
-        dGz.array() = dhn_.array() * (hd_.array() - hh.array());
+      if (this->drop_h_) hd_ = S_.middleRows(pr, B).cwiseProduct(this->Mh_);  // h' as it entered the step
+      // dG_t (and dR_t), dh', and in dh_ the part of dh that masked rows carry through (zero without a mask).
+      if (fast)
+        step_grads_standard(t, pr, tr);
       else
-        dGz.array() = dhn_.array() * (hp.array() - hh.array());
-      detail::mul_activation_grad(ract, dGz, z);  // dG_z = dh .* (h' - hh) .* s'(z)
-      dGh.array() = dhn_.array() * (T(1) - z.array());
-      detail::mul_activation_grad(act, dGh, hh);  // dG_h = dh .* (1 - z) .* a'(hh)
-      dhp_ = dhn_.cwiseProduct(z);                // dh' = dh .* z + ...
-      const auto rh = RH_.middleRows(tr, B);
-      if (reset_after_) {
-        auto dRt = dR_.middleRows(t * B, B);
-        dGr = dGh.cwiseProduct(rh);
-        detail::mul_activation_grad(ract, dGr, r);  // dG_r = dG_h .* R_h .* s'(r)
-        dRt.leftCols(2 * H) = dGt.leftCols(2 * H);
-        dRt.rightCols(H) = dGh.cwiseProduct(r);  // dR_h = dG_h .* r
-        detail::rec_mul_t_acc(dRt, U, dhp_);     // dh' += dR_t U^T
-      } else {
-        drh_.setZero();
-        detail::rec_mul_t_acc(dGh, U.rightCols(H), drh_);  // d(r .* h') = dG_h U_h^T
-        if (this->drop_h_)
-          dGr = drh_.cwiseProduct(hd_);
-        else
-          dGr = drh_.cwiseProduct(hp);
-        detail::mul_activation_grad(ract, dGr, r);                            // dG_r = d(r .* h') .* h' .* s'(r)
-        dhp_ += drh_.cwiseProduct(r);                                         // dh' += d(r .* h') .* r
-        detail::rec_mul_t_acc(dGt.leftCols(2 * H), U.leftCols(2 * H), dhp_);  // dh' += dG_{z,r} U_{z,r}^T
-      }
+        step_grads(t, pr, tr);
       if (this->drop_h_)
         dh_ += dhp_.cwiseProduct(this->Mh_);  // dh_{t-1} += dh' .* M_h
       else
@@ -235,10 +186,61 @@ class GRU final : public Recurrent<T> {
   }
 
  private:
+  /// The gate gradients of step t as block expressions, any activations and reset_after, with or without a
+  /// mask: dG_t (and dR_t), dh' including its recurrent products, and in dh_ the carried part of dh.
+  void step_grads(Index t, Index pr, Index tr) {
+    const Index H = this->units(), B = this->B_;
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    const auto& U = this->param(1);
+    if (this->masked_) {
+      const auto m = this->mask_of(t).array();
+      for (Index j = 0; j < H; ++j) {
+        dhn_.col(j).array() = m * dh_.col(j).array();
+        dh_.col(j).array() -= dhn_.col(j).array();  // the carried part: (1 - m) .* dh
+      }
+    } else {
+      dhn_ = dh_;
+      dh_.setZero();
+    }
+    const auto At = G_.middleRows(t * B, B);
+    const auto z = At.leftCols(H), r = At.middleCols(H, H), hh = At.rightCols(H);
+    auto dGt = dG_.middleRows(t * B, B);
+    auto dGz = dGt.leftCols(H), dGr = dGt.middleCols(H, H), dGh = dGt.rightCols(H);
+    const auto hp = S_.middleRows(pr, B);
+    // h' as it entered the step: hd_, the dropped copy, with recurrent dropout.
+    if (this->drop_h_)
+      dGz.array() = dhn_.array() * (hd_.array() - hh.array());
+    else
+      dGz.array() = dhn_.array() * (hp.array() - hh.array());
+    detail::mul_activation_grad(ract, dGz, z);  // dG_z = dh .* (h' - hh) .* s'(z)
+    dGh.array() = dhn_.array() * (T(1) - z.array());
+    detail::mul_activation_grad(act, dGh, hh);  // dG_h = dh .* (1 - z) .* a'(hh)
+    dhp_ = dhn_.cwiseProduct(z);                // dh' = dh .* z + ...
+    const auto rh = RH_.middleRows(tr, B);
+    if (reset_after_) {
+      auto dRt = dR_.middleRows(t * B, B);
+      dGr = dGh.cwiseProduct(rh);
+      detail::mul_activation_grad(ract, dGr, r);  // dG_r = dG_h .* R_h .* s'(r)
+      dRt.leftCols(2 * H) = dGt.leftCols(2 * H);
+      dRt.rightCols(H) = dGh.cwiseProduct(r);  // dR_h = dG_h .* r
+      detail::rec_mul_t_acc(dRt, U, dhp_);     // dh' += dR_t U^T
+    } else {
+      drh_.setZero();
+      detail::rec_mul_t_acc(dGh, U.rightCols(H), drh_);  // d(r .* h') = dG_h U_h^T
+      if (this->drop_h_)
+        dGr = drh_.cwiseProduct(hd_);
+      else
+        dGr = drh_.cwiseProduct(hp);
+      detail::mul_activation_grad(ract, dGr, r);                            // dG_r = d(r .* h') .* h' .* s'(r)
+      dhp_ += drh_.cwiseProduct(r);                                         // dh' += d(r .* h') .* r
+      detail::rec_mul_t_acc(dGt.leftCols(2 * H), U.leftCols(2 * H), dhp_);  // dh' += dG_{z,r} U_{z,r}^T
+    }
+  }
+
   /// The gate gradients of step t for Keras' defaults (tanh, sigmoid, reset_after) without a mask, in one
   /// pass over SIMD packets of each column, with h' = h_{t-1} (.* M_h): dG_z = dh .* (h' - hh) .* z(1-z),
   /// dG_h = dh .* (1 - z) .* (1 - hh^2), dG_r = dG_h .* R_h .* r(1-r), dR_t = [dG_z, dG_r, dG_h .* r],
-  /// dh' = dh .* z; then dh = 0.
+  /// dh' = dh .* z + dR_t U^T; dh = 0.
   void step_grads_standard(Index t, Index pr, Index tr) {
     namespace ei = Eigen::internal;
     using P = typename ei::packet_traits<T>::type;
@@ -285,6 +287,7 @@ class GRU final : public Recurrent<T> {
         dh[q] = T(0);
       }
     }
+    detail::rec_mul_t_acc(dR, this->param(1), dhp_);  // dh' += dR_t U^T
   }
 
   bool reset_after_;

@@ -86,13 +86,11 @@ class LSTM final : public Recurrent<T> {
   }
 
   void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng* rng) override {
-    const Index H = this->units();
-    const Activation act = this->activation(), ract = this->recurrent_activation();
     this->begin_forward(x, mode, rng, {&S_, &C_}, {&TC_});
     const auto& U = this->param(1);
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
     const Index B = this->B_, steps = this->T_;
-    const bool standard = act == Activation::Tanh && ract == Activation::Sigmoid;
+    const bool standard = standard_step();
     for (Index s = 0; s < steps; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = G_.middleRows(t * B, B);
@@ -100,56 +98,18 @@ class LSTM final : public Recurrent<T> {
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
         detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
-      if (standard && !this->masked_) {
-        // Keras' activations, no mask: the whole cell update column by column, each column's B values
-        // contiguous and still in L1 from the recurrent product.
-        for (Index j = 0; j < H; ++j) {
-          auto i = Gt.col(j).array(), f = Gt.col(H + j).array(), g = Gt.col(2 * H + j).array(),
-               o = Gt.col(3 * H + j).array();
-          i = i.logistic();
-          f = f.logistic();
-          g = g.tanh();
-          o = o.logistic();
-          auto c = C_.middleRows(cr, B).col(j).array();
-          auto tc = TC_.middleRows(tr, B).col(j).array();
-          c = f * C_.middleRows(pr, B).col(j).array() + i * g;
-          tc = c.tanh();
-          S_.middleRows(cr, B).col(j).array() = o * tc;
-        }
-        this->emit(S_, s, cr, x, y);
-        continue;
-      }
-      detail::activate_block(ract, Gt.leftCols(2 * H));
-      detail::activate_block(act, Gt.middleCols(2 * H, H));
-      detail::activate_block(ract, Gt.rightCols(H));
-      const auto i = Gt.leftCols(H).array(), f = Gt.middleCols(H, H).array(), g = Gt.middleCols(2 * H, H).array(),
-                 o = Gt.rightCols(H).array();
-      const auto cp = C_.middleRows(pr, B).array();
-      auto c = C_.middleRows(cr, B).array();
-      auto tc = TC_.middleRows(tr, B).array();
-      auto h = S_.middleRows(cr, B).array();
-      if (!this->masked_) {
-        c = f * cp + i * g;
-        tc = c;
-        detail::activate_block(act, TC_.middleRows(tr, B));
-        h = o * tc;
-      } else {
-        const auto m = this->mask_of(t).array();
-        const auto hp = S_.middleRows(pr, B).array();
-        tc = f * cp + i * g;  // the new cell before the mask
-        for (Index j = 0; j < H; ++j) c.col(j) = m * tc.col(j) + (T(1) - m) * cp.col(j);
-        detail::activate_block(act, TC_.middleRows(tr, B));
-        for (Index j = 0; j < H; ++j) h.col(j) = m * (o.col(j) * tc.col(j)) + (T(1) - m) * hp.col(j);
-      }
+      if (standard)
+        cell_update_standard(Gt, pr, cr, tr);
+      else
+        cell_update(Gt, t, pr, cr, tr);
       this->emit(S_, s, cr, x, y);
     }
   }
 
   void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
     const Index H = this->units(), B = this->B_, steps = this->T_;
-    const Activation act = this->activation(), ract = this->recurrent_activation();
     const auto& U = this->param(1);
-    const bool standard = act == Activation::Tanh && ract == Activation::Sigmoid;
+    const bool standard = standard_step();
     dG_.resize(steps * B, 4 * H);
     dh_.setZero(B, H);
     dc_.setZero(B, H);
@@ -164,49 +124,13 @@ class LSTM final : public Recurrent<T> {
       this->add_output_grad(dy, s, dh_);
       const auto At = G_.middleRows(t * B, B);
       auto dGt = dG_.middleRows(t * B, B);
-      const auto i = At.leftCols(H), f = At.middleCols(H, H), g = At.middleCols(2 * H, H), o = At.rightCols(H);
       const auto tc = TC_.middleRows(tr, B);
       const auto cp = C_.middleRows(pr, B);
-      if (standard && !this->masked_) {
-        gate_grads_standard(At, tc, cp, dGt);  // all of dG_t and dc_{t-1}; dh is consumed
-        if (this->drop_h_) {
-          tmp_.setZero();
-          detail::rec_mul_t_acc(dGt, U, tmp_);
-          dh_ += tmp_.cwiseProduct(this->Mh_);  // dh_{t-1} = (dG_t U^T) .* M_h
-        } else {
-          detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} = dG_t U^T
-        }
-        continue;
-      }
-      if (this->masked_) {
-        // Split dh, dc into the part reaching the new state (real rows) and the part carried through.
-        const auto m = this->mask_of(t).array();
-        for (Index j = 0; j < H; ++j) {
-          dhn_.col(j).array() = m * dh_.col(j).array();
-          dcn_.col(j).array() = m * dc_.col(j).array();
-          dh_.col(j).array() -= dhn_.col(j).array();
-          dc_.col(j).array() -= dcn_.col(j).array();
-        }
-      }
-      const Matrix<T>& dhn = this->masked_ ? dhn_ : dh_;
-      const Matrix<T>& dcn = this->masked_ ? dcn_ : dc_;
-      dct_ = dhn.cwiseProduct(o);
-      detail::mul_activation_grad(act, dct_, tc);
-      dct_ += dcn;  // dc~ = dc + dh .* o .* a'(a(c))
-      auto dGi = dGt.leftCols(H), dGf = dGt.middleCols(H, H), dGc = dGt.middleCols(2 * H, H), dGo = dGt.rightCols(H);
-      dGo = dhn.cwiseProduct(tc);
-      detail::mul_activation_grad(ract, dGo, o);  // dG_o = dh .* a(c) .* s'(o)
-      dGi = dct_.cwiseProduct(g);
-      detail::mul_activation_grad(ract, dGi, i);  // dG_i = dc~ .* g .* s'(i)
-      dGc = dct_.cwiseProduct(i);
-      detail::mul_activation_grad(act, dGc, g);  // dG_c = dc~ .* i .* a'(g)
-      dGf = dct_.cwiseProduct(cp);
-      detail::mul_activation_grad(ract, dGf, f);  // dG_f = dc~ .* c_{t-1} .* s'(f)
-      if (this->masked_)
-        dc_ += dct_.cwiseProduct(f);  // dc_{t-1} = carried + dc~ .* f
+      // dG_t and dc_{t-1}; dh_ keeps only what a masked row carries through (zero without a mask).
+      if (standard)
+        gate_grads_standard(At, tc, cp, dGt);
       else
-        dc_ = dct_.cwiseProduct(f);  // dc_{t-1} = dc~ .* f
-      if (!this->masked_) dh_.setZero();
+        gate_grads(t, At, tc, cp, dGt);
       if (this->drop_h_) {
         tmp_.setZero();
         detail::rec_mul_t_acc(dGt, U, tmp_);
@@ -221,6 +145,101 @@ class LSTM final : public Recurrent<T> {
   }
 
  private:
+  /// Keras' activations and no mask: the step runs as one pass over each column (cell_update_standard,
+  /// gate_grads_standard); anything else takes the block expressions (cell_update, gate_grads).
+  bool standard_step() const {
+    return !this->masked_ && this->activation() == Activation::Tanh &&
+           this->recurrent_activation() == Activation::Sigmoid;
+  }
+
+  /// The gates and the cell update of step t (rows pr: previous state, cr: new state, tr: cell cache), any
+  /// activations, with or without a mask, as block expressions.
+  template <typename DG>
+  void cell_update(DG& Gt, Index t, Index pr, Index cr, Index tr) {
+    const Index H = this->units(), B = this->B_;
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    detail::activate_block(ract, Gt.leftCols(2 * H));
+    detail::activate_block(act, Gt.middleCols(2 * H, H));
+    detail::activate_block(ract, Gt.rightCols(H));
+    const auto i = Gt.leftCols(H).array(), f = Gt.middleCols(H, H).array(), g = Gt.middleCols(2 * H, H).array(),
+               o = Gt.rightCols(H).array();
+    const auto cp = C_.middleRows(pr, B).array();
+    auto c = C_.middleRows(cr, B).array();
+    auto tc = TC_.middleRows(tr, B).array();
+    auto h = S_.middleRows(cr, B).array();
+    if (!this->masked_) {
+      c = f * cp + i * g;
+      tc = c;
+      detail::activate_block(act, TC_.middleRows(tr, B));
+      h = o * tc;
+    } else {
+      const auto m = this->mask_of(t).array();
+      const auto hp = S_.middleRows(pr, B).array();
+      tc = f * cp + i * g;  // the new cell before the mask
+      for (Index j = 0; j < H; ++j) c.col(j) = m * tc.col(j) + (T(1) - m) * cp.col(j);
+      detail::activate_block(act, TC_.middleRows(tr, B));
+      for (Index j = 0; j < H; ++j) h.col(j) = m * (o.col(j) * tc.col(j)) + (T(1) - m) * hp.col(j);
+    }
+  }
+
+  /// The same for Keras' activations without a mask: the whole cell update column by column, each column's
+  /// B values contiguous and still in L1 from the recurrent product.
+  template <typename DG>
+  void cell_update_standard(DG& Gt, Index pr, Index cr, Index tr) {
+    const Index H = this->units(), B = this->B_;
+    for (Index j = 0; j < H; ++j) {
+      auto i = Gt.col(j).array(), f = Gt.col(H + j).array(), g = Gt.col(2 * H + j).array(),
+           o = Gt.col(3 * H + j).array();
+      i = i.logistic();
+      f = f.logistic();
+      g = g.tanh();
+      o = o.logistic();
+      auto c = C_.middleRows(cr, B).col(j).array();
+      auto tc = TC_.middleRows(tr, B).col(j).array();
+      c = f * C_.middleRows(pr, B).col(j).array() + i * g;
+      tc = c.tanh();
+      S_.middleRows(cr, B).col(j).array() = o * tc;
+    }
+  }
+
+  /// The gate gradients of step t as block expressions, any activations, with or without a mask: dG_t,
+  /// dc_{t-1}, and in dh_ the part of dh that masked rows carry through (zero without a mask).
+  template <typename DA, typename DT, typename DC, typename DG>
+  void gate_grads(Index t, const DA& At, const DT& tc, const DC& cp, DG& dGt) {
+    const Index H = this->units();
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    const auto i = At.leftCols(H), f = At.middleCols(H, H), g = At.middleCols(2 * H, H), o = At.rightCols(H);
+    if (this->masked_) {
+      // Split dh, dc into the part reaching the new state (real rows) and the part carried through.
+      const auto m = this->mask_of(t).array();
+      for (Index j = 0; j < H; ++j) {
+        dhn_.col(j).array() = m * dh_.col(j).array();
+        dcn_.col(j).array() = m * dc_.col(j).array();
+        dh_.col(j).array() -= dhn_.col(j).array();
+        dc_.col(j).array() -= dcn_.col(j).array();
+      }
+    }
+    const Matrix<T>& dhn = this->masked_ ? dhn_ : dh_;
+    const Matrix<T>& dcn = this->masked_ ? dcn_ : dc_;
+    dct_ = dhn.cwiseProduct(o);
+    detail::mul_activation_grad(act, dct_, tc);
+    dct_ += dcn;  // dc~ = dc + dh .* o .* a'(a(c))
+    auto dGi = dGt.leftCols(H), dGf = dGt.middleCols(H, H), dGc = dGt.middleCols(2 * H, H), dGo = dGt.rightCols(H);
+    dGo = dhn.cwiseProduct(tc);
+    detail::mul_activation_grad(ract, dGo, o);  // dG_o = dh .* a(c) .* s'(o)
+    dGi = dct_.cwiseProduct(g);
+    detail::mul_activation_grad(ract, dGi, i);  // dG_i = dc~ .* g .* s'(i)
+    dGc = dct_.cwiseProduct(i);
+    detail::mul_activation_grad(act, dGc, g);  // dG_c = dc~ .* i .* a'(g)
+    dGf = dct_.cwiseProduct(cp);
+    detail::mul_activation_grad(ract, dGf, f);  // dG_f = dc~ .* c_{t-1} .* s'(f)
+    if (this->masked_)
+      dc_ += dct_.cwiseProduct(f);  // dc_{t-1} = carried + dc~ .* f
+    else
+      dc_ = dct_.cwiseProduct(f);  // dc_{t-1} = dc~ .* f
+    if (!this->masked_) dh_.setZero();
+  }
+
   /// The gate gradients of one step for Keras' activations without a mask, in one pass over SIMD packets of
   /// each column: dc~ = dh .* o .* (1 - tanh(c)^2) + dc, dG_o = dh .* tanh(c) .* o(1-o),
   /// dG_i = dc~ .* g .* i(1-i), dG_c = dc~ .* i .* (1-g^2), dG_f = dc~ .* c_{t-1} .* f(1-f), then

@@ -225,8 +225,8 @@ class Recurrent : public Layer<T> {
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     if (is_fused_input(x)) {
-      P_.noalias() = emb_->param(0) * W;                                          // P = E W
-      detail::gather_rows(ids_, P_, b, G, static_cast<const T*>(nullptr), true);  // G = P[ids] + b
+      P_.noalias() = emb_->param(0) * W;          // P = E W
+      detail::gather_rows(ids_, P_, b, G, true);  // G = P[ids] + b
       return;
     }
     if (!drop_x_) {
@@ -238,14 +238,11 @@ class Recurrent : public Layer<T> {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
-      detail::gather_rows(ids_, W, b, G, xs_.data(), true);
+      detail::gather_rows(ids_, W, b, G, true, xs_.data());
     } else {
       Xd_.resize(rows, D_);
       for (Index t = 0; t < T_; ++t) Xd_.middleRows(t * B_, B_) = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
-      G.resize(detail::padded_rows<T>(rows), W.cols());
-      G.rowwise() = b.row(0);
-      detail::small_gemm_acc(rows, W.cols(), D_, Xd_.data(), Xd_.outerStride(), W.derived().data(), Index(1),
-                             W.derived().outerStride(), G.data(), G.outerStride());  // G = b + X' W
+      detail::project_dense(Xd_, W, b, G, true);  // G = X' W + b
     }
   }
 
