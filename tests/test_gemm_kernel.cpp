@@ -1,6 +1,7 @@
-// The register-tiled product of detail/gemm_kernel.hpp against Eigen's, over shapes that reach every path:
-// full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and both
-// orders of M (h U and dG U^T), for float and double.
+// The register-tiled products of detail/gemm_kernel.hpp against Eigen's, over shapes that reach every path.
+// C += A M: full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and
+// both orders of M (h U and dG U^T). C += A^T B: full and partial tiles of C, k-lengths below, at and beyond
+// a packet and a chunk (with and without a tail), blocks with a column stride. Float and double.
 #include <catch2/catch.hpp>
 #include <seqnet/core/rng.hpp>
 #include <seqnet/detail/gemm_kernel.hpp>
@@ -42,7 +43,51 @@ void check_shapes(double tol) {
       }
 }
 
+template <typename T>
+void check_tn_shapes(double tol) {
+  Rng rng(12);
+  for (Index K : {1, 3, 16, 17, 100, 1024, 1030, 2100})
+    for (Index m : {1, 3, 4, 5, 8, 9})
+      for (Index n : {1, 2, 4, 5, 8, 13}) {
+        // A and B are blocks of taller matrices (column stride larger than K), C a block of a larger matrix.
+        const Matrix<T> Afull = random_matrix<T>(K + 3, m, rng), Bfull = random_matrix<T>(K + 7, n, rng);
+        const auto A = Afull.middleRows(1, K);
+        const auto B = Bfull.middleRows(5, K);
+        const Matrix<T> C0 = random_matrix<T>(m + 2, n + 1, rng);
+        Matrix<T> C1 = C0, C2 = C0;
+        const Matrix<T> want = C0.block(1, 0, m, n) + A.transpose() * B;
+        detail::small_gemm_tn_acc(m, n, K, A.data(), A.outerStride(), B.data(), B.outerStride(),
+                                  C1.block(1, 0, m, n).data(), C1.outerStride());
+        detail::tn_mul_acc(A, B, C2.block(1, 0, m, n));
+        INFO("K " << K << " m " << m << " n " << n);
+        CHECK(C1.block(1, 0, m, n).isApprox(want, tol));
+        CHECK(C2.block(1, 0, m, n).isApprox(want, tol));
+        // Entries outside the block are untouched.
+        CHECK(C1.row(0) == C0.row(0));
+        CHECK(C1.bottomRows(1) == C0.bottomRows(1));
+        CHECK(C1.col(n) == C0.col(n));
+      }
+}
+
 }  // namespace
+
+TEST_CASE("Weight-gradient kernel: C += A^T B equals Eigen's product (double)", "[kernel]") {
+  check_tn_shapes<double>(1e-13);
+}
+
+TEST_CASE("Weight-gradient kernel: C += A^T B equals Eigen's product (float)", "[kernel]") {
+  check_tn_shapes<float>(1e-5);
+}
+
+TEST_CASE("Weight-gradient kernel: a hand-computed product", "[kernel]") {
+  // A = [1 2; 3 4; 5 6] (K = 3, m = 2), B = [1 0; 0 1; 1 1] (n = 2), C = 1: C + A^T B = [7 9; 9 11].
+  Matrix<double> A(3, 2), B(3, 2), C = Matrix<double>::Ones(2, 2), want(2, 2);
+  A << 1, 2, 3, 4, 5, 6;
+  B << 1, 0, 0, 1, 1, 1;
+  want << 7, 9, 9, 11;
+  detail::tn_mul_acc(A, B, C);
+  CHECK(C == want);
+}
 
 TEST_CASE("Recurrent kernel: C += A M equals Eigen's product (double)", "[kernel]") { check_shapes<double>(1e-13); }
 

@@ -181,7 +181,7 @@ class GRU final : public Recurrent<T> {
     } else {
       auto dU = this->grad(1);
       this->recurrent_weight_grad(S_, dG_.leftCols(2 * H), dU.leftCols(2 * H));  // dU_{z,r} += H'^T dG_{z,r}
-      dU.rightCols(H).noalias() += RH_.transpose() * dG_.rightCols(H);           // dU_h += (r .* H')^T dG_h
+      detail::tn_mul_acc(RH_, dG_.rightCols(H), dU.rightCols(H));                // dU_h += (r .* H')^T dG_h
     }
   }
 

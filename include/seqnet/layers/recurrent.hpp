@@ -225,8 +225,9 @@ class Recurrent : public Layer<T> {
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     if (is_fused_input(x)) {
-      P_.noalias() = emb_->param(0) * W;          // P = E W
-      detail::gather_rows(ids_, P_, b, G, true);  // G = P[ids] + b
+      P_.setZero(emb_->param(0).rows(), W.cols());
+      detail::rec_mul_acc(emb_->param(0), W, P_);  // P = E W
+      detail::gather_rows(ids_, P_, b, G, true);   // G = P[ids] + b
       return;
     }
     if (!drop_x_) {
@@ -255,7 +256,7 @@ class Recurrent : public Layer<T> {
       dP_.setZero(emb_->param(0).rows(), dG.cols());
       detail::scatter_rows(ids_, dG, dP_, work_);        // dP = scatter of dG by id
       dW.noalias() += emb_->param(0).transpose() * dP_;  // dW += E^T dP
-      emb_->grad(0).noalias() += dP_ * W.transpose();    // dE += dP W^T
+      detail::rec_mul_t_acc(dP_, W, emb_->grad(0));      // dE += dP W^T
       return;
     }
     if (!drop_x_) {
@@ -263,7 +264,7 @@ class Recurrent : public Layer<T> {
     } else if (x.shape.encoding == Encoding::OneHot) {
       detail::scatter_rows(ids_, dG, dW, work_, xs_.data());  // dW += X'^T dG
     } else {
-      dW.noalias() += Xd_.transpose() * dG;  // dW += X'^T dG
+      detail::tn_mul_acc(Xd_, dG, dW);  // dW += X'^T dG
     }
     if (this->input_grad()) {
       dx.values.setZero(dG.rows(), W.rows());
@@ -280,11 +281,11 @@ class Recurrent : public Layer<T> {
     const Index rows = T_ * B_;
     const auto Hprev = S.middleRows(s_.go_backwards ? B_ : 0, rows);
     if (!drop_h_) {
-      dU.noalias() += Hprev.transpose() * dR;  // dU += H_prev^T dR
+      detail::tn_mul_acc(Hprev, dR, dU);  // dU += H_prev^T dR
     } else {
       Hd_.resize(rows, s_.units);
       for (Index t = 0; t < T_; ++t) Hd_.middleRows(t * B_, B_) = Hprev.middleRows(t * B_, B_).cwiseProduct(Mh_);
-      dU.noalias() += Hd_.transpose() * dR;  // dU += (H_prev .* M_h)^T dR
+      detail::tn_mul_acc(Hd_, dR, dU);  // dU += (H_prev .* M_h)^T dR
     }
   }
 

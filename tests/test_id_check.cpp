@@ -1,0 +1,52 @@
+// The branch-free id test used before every gather (detail::all_ids_below): each kind of bad value at each
+// position of arrays long enough to run the SIMD packets and the scalar tail, for float and double.
+#include <catch2/catch.hpp>
+#include <seqnet/detail/projection.hpp>
+
+#include <limits>
+#include <vector>
+
+using namespace seqnet;
+
+namespace {
+
+template <typename T>
+void check_every_position() {
+  const T limit = 20;
+  const std::vector<T> bad_values{T(-1),
+                                  T(20),
+                                  T(21),
+                                  T(2.5),
+                                  T(-0.5),
+                                  T(19.999),
+                                  std::numeric_limits<T>::quiet_NaN(),
+                                  std::numeric_limits<T>::infinity(),
+                                  -std::numeric_limits<T>::infinity(),
+                                  T(1e30)};
+  for (Index n : {1, 7, 15, 16, 17, 33, 64, 71}) {
+    std::vector<T> v(static_cast<std::size_t>(n));
+    for (Index i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = static_cast<T>((i * 7) % 20);
+    INFO("n = " << n);
+    REQUIRE(detail::all_ids_below(v.data(), n, limit));
+    for (Index pos = 0; pos < n; ++pos)
+      for (T bad : bad_values) {
+        std::vector<T> w = v;
+        w[static_cast<std::size_t>(pos)] = bad;
+        INFO("value " << bad << " at " << pos);
+        CHECK_FALSE(detail::all_ids_below(w.data(), n, limit));
+      }
+  }
+  // Edge values that are valid: 0, -0 and limit - 1.
+  std::vector<T> edge(40, T(0));
+  edge[3] = T(-0.0);
+  edge[17] = limit - 1;
+  edge[39] = limit - 1;
+  CHECK(detail::all_ids_below(edge.data(), 40, limit));
+  CHECK(detail::all_ids_below(edge.data(), 0, limit));
+}
+
+}  // namespace
+
+TEST_CASE("all_ids_below: every kind of bad id at every position (float)", "[ids]") { check_every_position<float>(); }
+
+TEST_CASE("all_ids_below: every kind of bad id at every position (double)", "[ids]") { check_every_position<double>(); }
