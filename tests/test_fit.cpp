@@ -506,6 +506,67 @@ TEST_CASE("fit: threads give the one-thread gradient through recurrent layers", 
   CHECK(Eigen::Map<const Vector<double>>(one.gradients(), one.num_params()).cwiseAbs().maxCoeff() > 1e-4);
 }
 
+TEST_CASE("fit: the optimizer step in pieces on two threads follows the one-thread step", "[fit][threads]") {
+  // Over 2,048 parameters, so that the sum of the replicas' gradients, the clipping, the snapshot and the
+  // optimizer's update run as one piece per thread.
+  Tensor<float> xf, yf;
+  first_token_task(40, 6, 4, xf, yf);
+  const Tensor<double> x = xf.cast<double>(), y = yf.cast<double>();
+  for (int variant = 0; variant < 3; ++variant) {
+    auto make = [&](int threads) {
+      Sequential<double> m(SequentialOptions{21, threads});
+      m.add(Embedding<double>(300, 8));
+      m.add(LSTM<double>(8));
+      m.add(Dense<double>(1, Activation::Sigmoid));
+      m.build(Shape::ids(6));
+      CompileOptions c;
+      if (variant == 1) c.clipvalue = 0.01;
+      if (variant == 2) c.global_clipnorm = 0.05;
+      if (variant == 0)
+        m.compile(LossKind::BinaryCrossentropy, Adam<double>(AdamOptions{0.01}), {}, c);
+      else
+        m.compile(LossKind::BinaryCrossentropy, RMSprop<double>(RMSpropOptions{0.01}), {}, c);
+      return m;
+    };
+    Sequential<double> one = make(1), two = make(2);
+    REQUIRE(one.num_params() > 2048);
+    const std::vector<double> w0 = one.get_weights();
+    for (int s = 0; s < 4; ++s) CHECK(two.train_on_batch(x, y) == Approx(one.train_on_batch(x, y)).epsilon(1e-12));
+    INFO("variant " << variant);
+    double worst = 0, moved = 0;
+    for (Index i = 0; i < one.num_params(); ++i) {
+      worst = std::max(worst, std::abs(one.values()[i] - two.values()[i]));
+      moved = std::max(moved, std::abs(one.values()[i] - w0[static_cast<std::size_t>(i)]));
+    }
+    CHECK(worst < 1e-12);
+    CHECK(moved > 1e-3);
+    CHECK(two.optimizer().iterations() == 4);
+  }
+}
+
+TEST_CASE("fit: a NaN gradient on two threads undoes the whole step", "[fit][nan][threads]") {
+  // The NaN reaches the first layer's gradient only (its 40 values lie in the first of the two pieces of the
+  // parameters); the second piece is updated with finite values and must be restored as well.
+  Tensor<double> x, y;
+  separable(30, 13, x, y);
+  Sequential<double> m(SequentialOptions{4, 2});
+  m.add(Dense<double>(8, Activation::Tanh));
+  m.add(PoisonAt<double>(4, /*in_backward=*/true));  // each replica has its own: both turn NaN at step 4
+  m.add(Dense<double>(400, Activation::Tanh));
+  m.add(Dense<double>(1, Activation::Sigmoid));
+  m.build(Shape::vector(4));
+  REQUIRE(m.num_params() > 2048);
+  m.compile(LossKind::BinaryCrossentropy, SGD<double>(SGDOptions{0.1}));
+  for (int s = 0; s < 3; ++s) CHECK(std::isfinite(m.train_on_batch(x, y)));
+  const std::vector<double> w = m.get_weights();
+  CHECK(std::isfinite(m.train_on_batch(x, y)));
+  CHECK(m.step_status() == StepStatus::NonFiniteGradient);
+  CHECK(m.get_weights() == w);
+  CHECK(std::isfinite(m.train_on_batch(x, y)));
+  CHECK(m.step_status() == StepStatus::Ok);
+  CHECK(m.get_weights() != w);
+}
+
 TEST_CASE("fit: a NaN gradient under a finite loss undoes the step", "[fit][nan]") {
   Tensor<double> x, y;
   separable(30, 13, x, y);

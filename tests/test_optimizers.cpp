@@ -227,6 +227,50 @@ TEST_CASE("Optimizers: block boundaries do not change the update", "[optim]") {
   }
 }
 
+TEST_CASE("Optimizers: a step in pieces equals the whole step", "[optim]") {
+  // Several steps with a gradient that differs per value, once over [0, n) and once cut into uneven pieces
+  // handed out in reverse order: every value and the step counter must agree exactly.
+  const Index n = 2 * detail::kOptimizerBlock + 37;
+  auto make = [](int which) -> std::unique_ptr<Optimizer<double>> {
+    switch (which) {
+      case 0:
+        return std::make_unique<SGD<double>>(SGDOptions{0.1, 0.9, true});
+      case 1:
+        return std::make_unique<RMSprop<double>>(RMSpropOptions{0.01, 0.9, 1e-7, 0.5, true});
+      default:
+        return std::make_unique<Adam<double>>();
+    }
+  };
+  for (int which = 0; which < 3; ++which) {
+    auto whole = make(which), pieces = make(which);
+    whole->bind(n);
+    pieces->bind(n);
+    std::vector<double> w1(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(n));
+    for (Index i = 0; i < n; ++i) w1[static_cast<std::size_t>(i)] = std::sin(0.1 * static_cast<double>(i));
+    std::vector<double> w2 = w1;
+    const std::vector<Index> cuts{0, 5, 1024, 1500, n};
+    for (int s = 0; s < 3; ++s) {
+      for (Index i = 0; i < n; ++i) g[static_cast<std::size_t>(i)] = std::cos(0.3 * static_cast<double>(i + s));
+      whole->step(w1.data(), g.data());
+      int calls = 0;
+      pieces->step(w2.data(), g.data(), [&](const auto& update) {
+        for (std::size_t c = cuts.size() - 1; c-- > 0;) {
+          update(cuts[c], cuts[c + 1]);
+          ++calls;
+        }
+      });
+      CHECK(calls == 4);
+    }
+    INFO(whole->name());
+    CHECK(w2 == w1);
+    CHECK(pieces->iterations() == 3);
+    CHECK(w1[0] != std::sin(0.0));
+    // A piece outside [0, n) is refused, naming it.
+    CHECK_THROWS_WITH(pieces->step(w2.data(), g.data(), [&](const auto& update) { update(n - 4, n + 1); }),
+                      Catch::Contains("piece [" + std::to_string(n - 4) + ", " + std::to_string(n + 1) + ")"));
+  }
+}
+
 TEST_CASE("Optimizers: config, clone and learning rate", "[optim]") {
   Adam<double> adam(AdamOptions{0.01, 0.8, 0.99, 1e-6});
   CHECK(adam.config().get_double("beta_1") == 0.8);

@@ -765,47 +765,95 @@ class Sequential {
       if (!w.skipped[i]) g = &L[i]->backward(*g);
   }
 
-  // Gradient of the batch (summed over threads into grads_); returns (loss sum, metric sums).
-  std::pair<double, std::vector<double>> gradients_on(const Tensor<T>& x, const Tensor<T>& y, const Index* idx,
-                                                      Index b) {
+  // Forward and backward of the batch on the replicas; the gradients stay in the replicas' arrays (see
+  // sum_gradients). Returns the number of slices and (loss sum, metric sums).
+  std::pair<int, std::pair<double, std::vector<double>>> slice_gradients(const Tensor<T>& x, const Tensor<T>& y,
+                                                                         const Index* idx, Index b) {
     const T scale = static_cast<T>(1.0 / static_cast<double>(b * output_shape_.rows_per_sample()));
     const int n = static_cast<int>(std::min<Index>(opt_.threads, b));
     run_slices(b, [&](int k, Index s, Index e) { slice_train(k, x, y, idx + s, e - s, scale); });
-    Eigen::Map<Vector<T>> g(grads_.data(), num_params());
-    for (int k = 1; k < n; ++k) g += Eigen::Map<const Vector<T>>(grad_array(k), num_params());
     std::pair<double, std::vector<double>> r{0.0, std::vector<double>(metrics_.size(), 0.0)};
     for (int k = 0; k < n; ++k) {
       const Worker& w = workers_[static_cast<std::size_t>(k)];
       r.first += w.loss;
       for (std::size_t m = 0; m < metrics_.size(); ++m) r.second[m] += w.metric_sums[m];
     }
-    return r;
+    return {n, r};
+  }
+
+  // Piece k of n of the flat parameter range, cut at multiples of 16 values (whole cache lines of floats).
+  std::pair<Index, Index> param_piece(int k, int n) const {
+    const Index np = num_params(), lines = (np + 15) / 16;
+    return {std::min(np, lines * k / n * 16), std::min(np, lines * (k + 1) / n * 16)};
+  }
+
+  // grads_[lo, hi) += the other `slices - 1` replicas' gradients there.
+  void sum_gradients(int slices, Index lo, Index hi) {
+    Eigen::Map<Vector<T>> g(grads_.data() + lo, hi - lo);
+    for (int k = 1; k < slices; ++k) g += Eigen::Map<const Vector<T>>(grad_array(k) + lo, hi - lo);
+  }
+
+  // Runs fn(k, lo, hi) for pieces k = 0 .. n-1 of the parameters (param_piece), one per thread; models with
+  // fewer than 1,024 parameters per thread use fewer pieces.
+  template <class Fn>
+  void run_param_pieces(Fn&& fn) {
+    const int n = static_cast<int>(std::max<Index>(1, std::min<Index>(opt_.threads, num_params() / 1024)));
+    pool_->run(n, [&](int k) {
+      const auto piece = param_piece(k, n);
+      fn(k, piece.first, piece.second);
+    });
+  }
+
+  // Gradient of the batch (summed over threads into grads_); returns (loss sum, metric sums).
+  std::pair<double, std::vector<double>> gradients_on(const Tensor<T>& x, const Tensor<T>& y, const Index* idx,
+                                                      Index b) {
+    auto r = slice_gradients(x, y, idx, b);
+    if (r.first > 1) run_param_pieces([&](int, Index lo, Index hi) { sum_gradients(r.first, lo, hi); });
+    return r.second;
   }
 
   // A full step; returns the loss SUM of the batch and sets last_status_.
+  //
+  // After the slices, the rest is element-wise over the flat parameters and runs on the threads, one piece
+  // each: the sum of the replicas' gradients, clipping by value, the snapshot for undoing the step, the
+  // optimizer's update and the finiteness check of the new values. Only clipping by global norm needs the
+  // whole summed gradient first.
   double train_step(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b,
                     std::vector<double>* metric_sums) {
     draw_slice_seeds();
-    auto r = gradients_on(x, y, idx, b);
+    auto sr = slice_gradients(x, y, idx, b);
+    const int slices = sr.first;
+    auto& r = sr.second;
     if (metric_sums) *metric_sums = r.second;
     const Index np = num_params();
     if (!std::isfinite(r.first)) {
       last_status_ = StepStatus::NonFiniteLoss;
       return r.first;
     }
-    // A NaN/inf gradient with a finite loss is rare; it is caught by the check of the values after the step
-    // (or here, when clipping by norm needs the norm anyway), so the normal path reads the gradient only once.
-    if (compile_opt_.global_clipnorm > 0) {
+    const bool by_norm = compile_opt_.global_clipnorm > 0;
+    if (by_norm) {
+      // A NaN/inf gradient with a finite loss is rare; it is caught by the check of the values after the
+      // step, or here, where clipping by norm needs the norm anyway.
+      if (slices > 1) run_param_pieces([&](int, Index lo, Index hi) { sum_gradients(slices, lo, hi); });
       if (!std::isfinite(global_norm(grads_.data(), np))) {
         last_status_ = StepStatus::NonFiniteGradient;
         return r.first;
       }
       clip_by_global_norm(grads_.data(), np, compile_opt_.global_clipnorm);
     }
-    if (compile_opt_.clipvalue > 0) clip_by_value(grads_.data(), np, compile_opt_.clipvalue);
-    snapshot_.assign(values_.begin(), values_.end());
-    optimizer_->step(values_.data(), grads_.data());
-    if (!Eigen::Map<const Vector<T>>(values_.data(), np).allFinite()) {
+    snapshot_.resize(values_.size());
+    finite_.assign(static_cast<std::size_t>(opt_.threads), 1);
+    optimizer_->step(values_.data(), grads_.data(), [&](const auto& update) {
+      run_param_pieces([&](int k, Index lo, Index hi) {
+        if (!by_norm && slices > 1) sum_gradients(slices, lo, hi);
+        if (compile_opt_.clipvalue > 0) clip_by_value(grads_.data() + lo, hi - lo, compile_opt_.clipvalue);
+        std::copy(values_.begin() + lo, values_.begin() + hi, snapshot_.begin() + lo);
+        update(lo, hi);
+        if (!Eigen::Map<const Vector<T>>(values_.data() + lo, hi - lo).allFinite())
+          finite_[static_cast<std::size_t>(k)] = 0;
+      });
+    });
+    if (std::find(finite_.begin(), finite_.end(), 0) != finite_.end()) {
       std::copy(snapshot_.begin(), snapshot_.end(), values_.begin());
       last_status_ = Eigen::Map<const Vector<T>>(grads_.data(), np).allFinite() ? StepStatus::NonFiniteWeights
                                                                                 : StepStatus::NonFiniteGradient;
@@ -896,6 +944,7 @@ class Sequential {
   bool built_ = false;
   Shape input_shape_, output_shape_;
   std::vector<T> values_, grads_, snapshot_;
+  std::vector<char> finite_;  // per parameter piece of a step: whether the new values are all finite
   std::vector<Replica> replicas_;
   std::vector<Worker> workers_;
   // compile

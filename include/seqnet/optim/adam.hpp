@@ -67,7 +67,7 @@ class Adam final : public Optimizer<T> {
   }
 
   // Eigen array expressions over blocks (see rmsprop.hpp: a plain loop with std::sqrt is not vectorised).
-  void do_step(T* values, const T* grads, Index n, Index t) override {
+  void do_step(T* values, const T* grads, Index begin, Index end, Index t) override {
     using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
     using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     const double td = static_cast<double>(t);
@@ -77,8 +77,8 @@ class Adam final : public Optimizer<T> {
     const T b1 = static_cast<T>(opt_.beta_1), c1 = static_cast<T>(1.0 - opt_.beta_1);
     const T b2 = static_cast<T>(opt_.beta_2), c2 = static_cast<T>(1.0 - opt_.beta_2);
     const T eps = static_cast<T>(opt_.epsilon);
-    for (Index s = 0; s < n; s += detail::kOptimizerBlock) {
-      const Index len = std::min(detail::kOptimizerBlock, n - s);
+    for (Index s = begin; s < end; s += detail::kOptimizerBlock) {
+      const Index len = std::min(detail::kOptimizerBlock, end - s);
       Arr w(values + s, len), m(m_.data() + s, len), v(v_.data() + s, len);
       CArr g(grads + s, len);
       m = b1 * m + c1 * g;               // m = b1 m + (1-b1) g

@@ -8,9 +8,13 @@
 /// counts optimizer steps, not parameter tensors.
 ///
 ///   bind(n)             state := zeros(n), iterations := 0
-///   step(w, g)          t := iterations + 1; do_step(w, g, n, t); iterations := t
+///   step(w, g)          t := iterations + 1; do_step(w, g, 0, n, t); iterations := t
+///   step(w, g, split)   the same, with do_step called once per piece [begin, end) of [0, n) that `split`
+///                       hands out (Sequential runs the pieces on its threads)
 ///
-/// The public functions are non-virtual and check their arguments; subclasses implement do_bind and do_step.
+/// The update is element-wise: value i changes from its gradient and its own state only, so any partition of
+/// [0, n) gives the same result. The public functions are non-virtual and check their arguments; subclasses
+/// implement do_bind and do_step.
 
 #include "seqnet/core/config.hpp"
 #include "seqnet/core/error.hpp"
@@ -49,11 +53,24 @@ class Optimizer {
 
   /// Updates all size() values from their gradients; the step counter advances once.
   void step(T* values, const T* grads) {
+    step(values, grads, [this](const auto& update) { update(Index(0), size_); });
+  }
+
+  /// The same update in pieces: split(update) must call update(begin, end) once for each piece of a partition
+  /// of [0, size()), in any order, possibly from several threads at once (the pieces touch disjoint values
+  /// and state). The step counter advances once.
+  template <typename Split>
+  void step(T* values, const T* grads, Split&& split) {
     if (!bound_) throw StateError(name() + ": step() called before bind()");
     if (size_ > 0 && (values == nullptr || grads == nullptr))
       throw InvalidArgument(name() + ": step() needs non-null value and gradient arrays");
     const Index t = iterations_ + 1;
-    do_step(values, grads, size_, t);
+    split([&](Index begin, Index end) {
+      if (!(0 <= begin && begin <= end && end <= size_))
+        throw InvalidArgument(name() + ": step(): piece [" + std::to_string(begin) + ", " + std::to_string(end) +
+                              ") is outside [0, " + std::to_string(size_) + ")");
+      do_step(values, grads, begin, end, t);
+    });
     iterations_ = t;
   }
 
@@ -77,8 +94,9 @@ class Optimizer {
 
   /// Sizes the state arrays for n values, filled with zeros.
   virtual void do_bind(Index n) = 0;
-  /// Updates values[0, n) from grads[0, n); t is the 1-based number of this step.
-  virtual void do_step(T* values, const T* grads, Index n, Index t) = 0;
+  /// Updates values[begin, end) from grads[begin, end) and the state at the same indices; t is the 1-based
+  /// number of this step. Called concurrently for disjoint ranges.
+  virtual void do_step(T* values, const T* grads, Index begin, Index end, Index t) = 0;
 
   // Argument checks shared by the optimizers; `who` is the optimizer's name.
   static void check_positive(const std::string& who, const char* what, double v) {

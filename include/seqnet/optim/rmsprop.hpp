@@ -76,15 +76,15 @@ class RMSprop final : public Optimizer<T> {
 
   // Eigen array expressions over blocks: std::sqrt in a plain loop is not vectorised by GCC unless
   // -fno-math-errno, while Eigen's packet sqrt is, whatever the user's flags.
-  void do_step(T* values, const T* grads, Index n, Index) override {
+  void do_step(T* values, const T* grads, Index begin, Index end, Index) override {
     using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
     using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
     const T lr = static_cast<T>(this->learning_rate());
     const T rho = static_cast<T>(opt_.rho), one_minus_rho = static_cast<T>(1.0 - opt_.rho);
     const T eps = static_cast<T>(opt_.epsilon), momentum = static_cast<T>(opt_.momentum);
     const bool use_mom = opt_.momentum > 0.0;
-    for (Index s = 0; s < n; s += detail::kOptimizerBlock) {
-      const Index len = std::min(detail::kOptimizerBlock, n - s);
+    for (Index s = begin; s < end; s += detail::kOptimizerBlock) {
+      const Index len = std::min(detail::kOptimizerBlock, end - s);
       Arr w(values + s, len), ms(ms_.data() + s, len);
       CArr g(grads + s, len);
       ms = rho * ms + one_minus_rho * g.square();  // ms = rho ms + (1-rho) g^2

@@ -53,22 +53,22 @@ class SGD final : public Optimizer<T> {
  protected:
   void do_bind(Index n) override { v_.assign(opt_.momentum > 0.0 ? static_cast<std::size_t>(n) : 0, T(0)); }
 
-  void do_step(T* w, const T* g, Index n, Index) override {
+  void do_step(T* w, const T* g, Index begin, Index end, Index) override {
     const T lr = static_cast<T>(this->learning_rate());
     const T m = static_cast<T>(opt_.momentum);
     if (opt_.momentum == 0.0) {
-      for (Index i = 0; i < n; ++i) w[i] -= lr * g[i];  // w -= lr g
+      for (Index i = begin; i < end; ++i) w[i] -= lr * g[i];  // w -= lr g
       return;
     }
     T* v = v_.data();
     if (opt_.nesterov) {
-      for (Index i = 0; i < n; ++i) {
+      for (Index i = begin; i < end; ++i) {
         const T vi = m * v[i] - lr * g[i];  // v = m v - lr g
         v[i] = vi;
         w[i] += m * vi - lr * g[i];  // w += m v - lr g
       }
     } else {
-      for (Index i = 0; i < n; ++i) {
+      for (Index i = begin; i < end; ++i) {
         const T vi = m * v[i] - lr * g[i];  // v = m v - lr g
         v[i] = vi;
         w[i] += vi;  // w += v
