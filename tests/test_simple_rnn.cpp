@@ -112,18 +112,25 @@ TEST_CASE("SimpleRNN: backward matches finite differences", "[simple_rnn][gradch
     double dp, rdp;
     bool mask;
     Index units;
+    Activation act;
   };
-  for (const Case& c : {Case{false, false, 0, 0, false, 3}, Case{true, false, 0, 0, false, 3},
-                        Case{true, true, 0, 0, true, 3}, Case{false, true, 0.3, 0.3, true, 3},
-                        Case{true, false, 0.2, 0.4, false, 3}, Case{true, true, 0.0, 0.3, true, 12}}) {
-    SimpleRNN<double> l(c.units, opts(c.seq, c.back, c.dp, c.rdp));
+  // tanh without a mask takes the column-by-column step; other activations or a mask the block expressions.
+  const Activation tanh = Activation::Tanh, lin = Activation::Linear, sig = Activation::Sigmoid;
+  for (const Case& c : {Case{false, false, 0, 0, false, 3, tanh}, Case{true, false, 0, 0, false, 3, tanh},
+                        Case{true, true, 0, 0, true, 3, tanh}, Case{false, true, 0.3, 0.3, true, 3, tanh},
+                        Case{true, false, 0.2, 0.4, false, 3, tanh}, Case{true, true, 0.0, 0.3, true, 12, tanh},
+                        Case{true, true, 0.0, 0.3, false, 5, tanh}, Case{true, false, 0.0, 0.0, false, 3, sig},
+                        Case{false, true, 0.0, 0.2, false, 3, lin}, Case{true, false, 0.0, 0.0, true, 3, sig}}) {
+    SimpleRNNOptions o = opts(c.seq, c.back, c.dp, c.rdp);
+    o.activation = c.act;
+    SimpleRNN<double> l(c.units, o);
     l.build(Shape::sequence(4, 3));
     randomize(l, 7, 0.5);
     auto x = random_batch(Shape::sequence(4, 3), 2, 5);
     if (c.mask) x.mask = {0, 1, 1, 1, 1, 0, 1, 0};
     const auto rep = gradcheck(l, x);
     INFO("seq " << c.seq << " back " << c.back << " dropout " << c.dp << "/" << c.rdp << " mask " << c.mask << " units "
-                << c.units << " worst at " << rep.worst_where);
+                << c.units << " activation " << to_string(c.act) << " worst at " << rep.worst_where);
     CHECK(rep.checked > 0);
     CHECK(rep.worst < 1e-6);
   }

@@ -79,6 +79,12 @@ class SimpleRNN final : public Recurrent<T> {
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
         detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
+      if (tanh_step()) {
+        // h_t = tanh(G_t) column by column, straight from the recurrent product into S (G keeps h~_t).
+        for (Index j = 0; j < H; ++j) S_.middleRows(cr, B).col(j).array() = Gt.col(j).array().tanh();
+        this->emit(S_, s, cr, x, y);
+        continue;
+      }
       detail::activate_block(act, Gt);
       if (!this->masked_) {
         S_.middleRows(cr, B) = Gt;
@@ -98,11 +104,19 @@ class SimpleRNN final : public Recurrent<T> {
     dG_.resize(steps * B, H);
     dh_.setZero(B, H);
     if (this->drop_h_) tmp_.resize(B, H);
+    const bool tanh_path = tanh_step();
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s);
       this->add_output_grad(dy, s, dh_);
       auto dGt = dG_.middleRows(t * B, B);
-      if (this->masked_) {
+      if (tanh_path) {
+        // dG_t = dh .* (1 - h_t^2) and dh = 0, in one pass over each column (h_t from S, see do_forward).
+        const auto h = S_.middleRows(this->cur_row(s, t), B);
+        for (Index j = 0; j < H; ++j) {
+          dGt.col(j).array() = dh_.col(j).array() * (T(1) - h.col(j).array().square());
+          dh_.col(j).setZero();
+        }
+      } else if (this->masked_) {
         const auto m = this->mask_of(t).array();
         for (Index j = 0; j < H; ++j) {
           dGt.col(j).array() = m * dh_.col(j).array();
@@ -112,7 +126,8 @@ class SimpleRNN final : public Recurrent<T> {
         dGt = dh_;
         dh_.setZero();
       }
-      detail::mul_activation_grad(this->activation(), dGt, G_.middleRows(t * B, B));  // dG_t = dh .* a'(h~_t)
+      if (!tanh_path)
+        detail::mul_activation_grad(this->activation(), dGt, G_.middleRows(t * B, B));  // dG_t = dh .* a'(h~_t)
       if (this->drop_h_) {
         tmp_.setZero();
         detail::rec_mul_t_acc(dGt, U, tmp_);
@@ -127,6 +142,11 @@ class SimpleRNN final : public Recurrent<T> {
   }
 
  private:
+  /// Keras' default activation without a mask: the step's activation and its gradient run column by column
+  /// from and into S (h_t = tanh(G_t), dG_t = dh .* (1 - h_t^2)), and G keeps the pre-activation values.
+  /// Otherwise G holds a(G_t) after the step and the block expressions handle any activation and the mask.
+  bool tanh_step() const { return this->activation() == Activation::Tanh && !this->masked_; }
+
   Matrix<T> G_, S_;
   Matrix<T> dG_, dh_, tmp_;
 };

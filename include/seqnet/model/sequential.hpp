@@ -29,6 +29,7 @@
 #include "seqnet/core/rng.hpp"
 #include "seqnet/core/tensor.hpp"
 #include "seqnet/core/types.hpp"
+#include "seqnet/detail/finite.hpp"
 #include "seqnet/detail/projection.hpp"
 #include "seqnet/detail/thread_pool.hpp"
 #include "seqnet/layers/dense.hpp"
@@ -622,7 +623,7 @@ class Sequential {
     const Index per = s.rows_per_sample() * s.columns();
     const T* v = x.data();
     if (s.encoding == Encoding::Dense) {
-      if (!Eigen::Map<const Vector<T>>(v, x.size()).allFinite()) {
+      if (!detail::all_finite(v, x.size())) {
         for (Index i = 0; i < x.size(); ++i)
           if (!std::isfinite(v[i]))
             throw InvalidArgument(opt_.name + ": " + what + ": x has a non-finite value (" +
@@ -849,14 +850,13 @@ class Sequential {
         if (compile_opt_.clipvalue > 0) clip_by_value(grads_.data() + lo, hi - lo, compile_opt_.clipvalue);
         std::copy(values_.begin() + lo, values_.begin() + hi, snapshot_.begin() + lo);
         update(lo, hi);
-        if (!Eigen::Map<const Vector<T>>(values_.data() + lo, hi - lo).allFinite())
-          finite_[static_cast<std::size_t>(k)] = 0;
+        if (!detail::all_finite(values_.data() + lo, hi - lo)) finite_[static_cast<std::size_t>(k)] = 0;
       });
     });
     if (std::find(finite_.begin(), finite_.end(), 0) != finite_.end()) {
       std::copy(snapshot_.begin(), snapshot_.end(), values_.begin());
-      last_status_ = Eigen::Map<const Vector<T>>(grads_.data(), np).allFinite() ? StepStatus::NonFiniteWeights
-                                                                                : StepStatus::NonFiniteGradient;
+      last_status_ =
+          detail::all_finite(grads_.data(), np) ? StepStatus::NonFiniteWeights : StepStatus::NonFiniteGradient;
       return r.first;
     }
     last_status_ = StepStatus::Ok;
