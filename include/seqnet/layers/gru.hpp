@@ -97,12 +97,21 @@ class GRU final : public Recurrent<T> {
     this->project(x, this->param(0), bias.topRows(1), G_);  // G = X W + b
     if (reset_after_) R_.resize(B, 3 * H);
     if (this->masked_) hn_.resize(B, H);
+    const bool fast = standard_step();
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = G_.middleRows(t * B, B);
       const Matrix<T>* hdrop = this->drop_h_ ? &this->dropped_prev(S_, pr) : nullptr;
       const auto hprev = S_.middleRows(pr, B);
       auto rh = RH_.middleRows(tr, B);
+      if (fast) {
+        if (hdrop)
+          step_standard(Gt, *hdrop, rh, S_.middleRows(cr, B));
+        else
+          step_standard(Gt, hprev, rh, S_.middleRows(cr, B));
+        this->emit(S_, s, cr, x, y);
+        continue;
+      }
       if (reset_after_) {
         for (Index j = 0; j < 3 * H; ++j) R_.col(j).setConstant(bias(1, j));
         if (hdrop)
@@ -147,7 +156,6 @@ class GRU final : public Recurrent<T> {
 
   void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
     const Index H = this->units(), B = this->B_, steps = this->T_;
-    const Activation act = this->activation(), ract = this->recurrent_activation();
     dG_.resize(steps * B, 3 * H);
     if (reset_after_)
       dR_.resize(steps * B, 3 * H);
@@ -156,8 +164,7 @@ class GRU final : public Recurrent<T> {
     dh_.setZero(B, H);
     dhn_.resize(B, H);
     dhp_.resize(B, H);
-    const bool fast =
-        reset_after_ && !this->masked_ && act == Activation::Tanh && ract == Activation::Sigmoid;  // Keras' defaults
+    const bool fast = standard_step();
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
       this->add_output_grad(dy, s, dh_);
@@ -234,6 +241,34 @@ class GRU final : public Recurrent<T> {
       detail::mul_activation_grad(ract, dGr, r);                            // dG_r = d(r .* h') .* h' .* s'(r)
       dhp_ += drh_.cwiseProduct(r);                                         // dh' += d(r .* h') .* r
       detail::rec_mul_t_acc(dGt.leftCols(2 * H), U.leftCols(2 * H), dhp_);  // dh' += dG_{z,r} U_{z,r}^T
+    }
+  }
+
+  /// Keras' defaults (tanh, sigmoid, reset_after) without a mask: the forward and backward steps run column
+  /// by column (step_standard, step_grads_standard); anything else takes the block expressions.
+  bool standard_step() const {
+    return reset_after_ && !this->masked_ && this->activation() == Activation::Tanh &&
+           this->recurrent_activation() == Activation::Sigmoid;
+  }
+
+  /// The forward step for Keras' defaults without a mask, h' = h_{t-1} (.* M_h): R_t = h' U + rb, then per
+  /// column j of the three gates, while its B values are in L1: z = sigmoid(G_z + R_z), r = sigmoid(G_r + R_r),
+  /// rh = R_h (kept for the backward), hh = tanh(G_h + r .* rh), h = z .* h' + (1 - z) .* hh. G_t keeps
+  /// z, r, hh as the block path leaves them.
+  template <typename DG, typename DH, typename DR, typename DS>
+  void step_standard(DG& Gt, const DH& hprev, DR& rh, DS&& h) {
+    const Index H = this->units();
+    const auto& bias = this->param(2);
+    for (Index j = 0; j < 3 * H; ++j) R_.col(j).setConstant(bias(1, j));
+    detail::rec_mul_acc(hprev, this->param(1), R_);  // R_t = h' U + rb
+    for (Index j = 0; j < H; ++j) {
+      auto z = Gt.col(j).array(), r = Gt.col(H + j).array(), hh = Gt.col(2 * H + j).array();
+      auto rhj = rh.col(j).array();
+      z = (z + R_.col(j).array()).logistic();
+      r = (r + R_.col(H + j).array()).logistic();
+      rhj = R_.col(2 * H + j).array();
+      hh = (hh + r * rhj).tanh();
+      h.col(j).array() = z * hprev.col(j).array() + (T(1) - z) * hh;
     }
   }
 
