@@ -16,26 +16,27 @@ namespace {
 
 constexpr Index kVocab = 7, kDim = 3, kSteps = 5, kBatch = 4;
 
-SeqBatch<double> random_ids(std::uint64_t seed) {
+SeqBatch<double> random_ids(std::uint64_t seed, Index vocab = kVocab) {
   Rng rng(seed);
   SeqBatch<double> ids;
   ids.batch = kBatch;
   ids.shape = Shape::ids(kSteps);
   ids.values.resize(kSteps * kBatch, 1);
-  for (Index r = 0; r < ids.values.rows(); ++r) ids.values(r, 0) = static_cast<double>(rng.below(kVocab));
+  for (Index r = 0; r < ids.values.rows(); ++r)
+    ids.values(r, 0) = static_cast<double>(rng.below(static_cast<std::uint64_t>(vocab)));
   return ids;
 }
 
 // Runs Embedding -> layer both ways (unfused, fused) in `mode` and compares outputs and every gradient.
-void check_fused_equals_unfused(Layer<double>& layer, Mode mode) {
-  Embedding<double> emb(kVocab, kDim);
+void check_fused_equals_unfused(Layer<double>& layer, Mode mode, Index vocab = kVocab) {
+  Embedding<double> emb(vocab, kDim);
   emb.build(Shape::ids(kSteps));
   layer.build(Shape::sequence(kSteps, kDim));
   Rng init(11);
   emb.initialize(init);
   layer.initialize(init);
   auto& rec = dynamic_cast<Recurrent<double>&>(layer);
-  const SeqBatch<double> ids = random_ids(3);
+  const SeqBatch<double> ids = random_ids(3, vocab);
 
   // Unfused: the Embedding materialises x = E[ids].
   rec.set_fused_embedding(nullptr);
@@ -58,7 +59,7 @@ void check_fused_equals_unfused(Layer<double>& layer, Mode mode) {
 
   // Fused: the layer reads the ids through E W.
   rec.set_fused_embedding(&emb);
-  REQUIRE(rec.fuses_embedding(mode, 2 * kVocab));
+  REQUIRE(rec.fuses_embedding(mode, 2 * vocab));
   Rng r2(5);
   const Matrix<double> y = layer.forward(ids, mode, &r2).values;
   CHECK((y - y_ref).cwiseAbs().maxCoeff() < 1e-12);
@@ -102,6 +103,31 @@ TEST_CASE("Fused embedding: GRU (both reset modes) and SimpleRNN agree with the 
   so.return_sequences = true;
   SimpleRNN<double> s(5, so);
   check_fused_equals_unfused(s, Mode::Train);
+}
+
+TEST_CASE("Fused embedding: a table too large to gather step by step gives the same outputs in evaluation",
+          "[fused][eval]") {
+  // Evaluation gathers each step's rows of P = E W as the loop reaches it, unless P is larger than
+  // Recurrent::kStepwiseTableBytes; then it gathers all steps first, as training does. 20,000 x kH doubles is
+  // over that limit for every layer here; the unfused path reads dense input step by step.
+  const Index vocab = 20000;
+  REQUIRE(vocab * 4 * 3 * static_cast<Index>(sizeof(double)) > Recurrent<double>::kStepwiseTableBytes);
+  for (bool back : {false, true}) {
+    LSTMOptions lo;
+    lo.return_sequences = true;
+    lo.go_backwards = back;
+    LSTM<double> l(4, lo);
+    check_fused_equals_unfused(l, Mode::Eval, vocab);
+    GRUOptions go;
+    go.go_backwards = back;
+    GRU<double> g(4, go);
+    check_fused_equals_unfused(g, Mode::Eval, vocab);
+    SimpleRNNOptions so;
+    so.return_sequences = true;
+    so.go_backwards = back;
+    SimpleRNN<double> r(12, so);
+    check_fused_equals_unfused(r, Mode::Eval, vocab);
+  }
 }
 
 TEST_CASE("Fused embedding: recurrent dropout trains fused; input dropout only in inference", "[fused][dropout]") {

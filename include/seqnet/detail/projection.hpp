@@ -125,6 +125,18 @@ inline void gather_rows(const std::vector<std::int32_t>& ids, const Eigen::Matri
   for (; j < cols; ++j) gather_columns<1>(ids.data(), rows, P, b, j, G, scale);
 }
 
+/// The first `rows` rows of G = P[id[0 .. rows)] + b, into a G that already has at least `rows` rows and
+/// P.cols() columns (one step of a sequence; see Recurrent::step_gates).
+template <typename T, typename DP, typename DB>
+inline void gather_rows(const std::int32_t* id, Index rows, const Eigen::MatrixBase<DP>& P,
+                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
+  eigen_assert(G.rows() >= rows && G.cols() == P.cols());
+  const Index cols = P.cols();
+  Index j = 0;
+  for (; j + 4 <= cols; j += 4) gather_columns<4>(id, rows, P, b, j, G, static_cast<const T*>(nullptr));
+  for (; j < cols; ++j) gather_columns<1>(id, rows, P, b, j, G, static_cast<const T*>(nullptr));
+}
+
 template <typename T>
 using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

@@ -100,7 +100,7 @@ class GRU final : public Recurrent<T> {
     const bool fast = standard_step();
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
-      auto Gt = G_.middleRows(t * B, B);
+      auto Gt = this->step_gates(x, this->param(0), bias.topRows(1), G_, t);
       const Matrix<T>* hdrop = this->drop_h_ ? &this->dropped_prev(S_, pr) : nullptr;
       const auto hprev = S_.middleRows(pr, B);
       auto rh = RH_.middleRows(tr, B);

@@ -93,7 +93,7 @@ class LSTM final : public Recurrent<T> {
     const bool standard = standard_step();
     for (Index s = 0; s < steps; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
-      auto Gt = G_.middleRows(t * B, B);
+      auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
       if (this->drop_h_)
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else

@@ -74,7 +74,7 @@ class SimpleRNN final : public Recurrent<T> {
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t);
-      auto Gt = G_.middleRows(t * B, B);
+      auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
       if (this->drop_h_)
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
