@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Before/after throughput of two seqnet_bench binaries, run in turn (A B A B ...) so that a drift of the
+machine's speed affects both alike; prints the medians and their ratio as a Markdown table.
+
+Usage:
+  git worktree add /tmp/before <commit>
+  cmake -S /tmp/before -B /tmp/before/build-bench -DCMAKE_BUILD_TYPE=Release -DSEQNET_NATIVE=ON
+  cmake --build /tmp/before/build-bench --target seqnet_bench -j2
+  bench/ab.py --before /tmp/before/build-bench/bench/seqnet_bench \\
+              --after build-bench/bench/seqnet_bench --configs emb_rnn,emb_gru --threads 1 --rounds 5
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+
+def run(binary, config, threads, seconds, phase):
+    out = subprocess.run(
+        [binary, "--config", config, "--threads", str(threads), "--seconds", str(seconds), "--phase", phase],
+        check=True, capture_output=True, text=True, timeout=60 + 10 * seconds).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--before", required=True, help="seqnet_bench built from the code before the change")
+    p.add_argument("--after", required=True, help="seqnet_bench built from the code after the change")
+    p.add_argument("--configs", required=True, help="comma-separated configuration names")
+    p.add_argument("--threads", default="1", help="comma-separated thread counts")
+    p.add_argument("--phase", default="both", choices=["train", "infer", "both"])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=1.0, help="time budget of each phase of each run")
+    a = p.parse_args(argv)
+    phases = ["train", "infer"] if a.phase == "both" else [a.phase]
+    print("| config | threads | phase | before samples/s | after samples/s | after / before |")
+    print("|---|---:|---|---:|---:|---:|")
+    for config in a.configs.split(","):
+        for threads in [int(t) for t in a.threads.split(",")]:
+            got = {"before": {ph: [] for ph in phases}, "after": {ph: [] for ph in phases}}
+            for _ in range(a.rounds):
+                for side, binary in (("before", a.before), ("after", a.after)):
+                    line = run(binary, config, threads, a.seconds, a.phase)
+                    for ph in phases:
+                        got[side][ph].append(line[ph + "_samples_per_s"])
+            for ph in phases:
+                b = statistics.median(got["before"][ph])
+                f = statistics.median(got["after"][ph])
+                print(f"| {config} | {threads} | {ph} | {b:,.0f} | {f:,.0f} | {f / b:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
