@@ -112,29 +112,27 @@ inline void gather_columns(const std::int32_t* id, Index rows, const Eigen::Matr
   }
 }
 
-/// G = P[ids] + b: row r of G is row ids[r] of P plus the bias row; with `scale`, row r is scaled by
-/// scale[r] before the bias is added. With `padded`, G gets padded_rows(ids.size()) rows (for per-step
-/// access), else exactly ids.size(). Four columns per pass over the ids, then single columns.
-template <typename T, typename DP, typename DB>
-inline void gather_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DP>& P,
-                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded = false, const T* scale = nullptr) {
-  const Index rows = static_cast<Index>(ids.size()), cols = P.cols();
-  G.resize(padded ? padded_rows<T>(rows) : rows, cols);
-  Index j = 0;
-  for (; j + 4 <= cols; j += 4) gather_columns<4>(ids.data(), rows, P, b, j, G, scale);
-  for (; j < cols; ++j) gather_columns<1>(ids.data(), rows, P, b, j, G, scale);
-}
-
-/// The first `rows` rows of G = P[id[0 .. rows)] + b, into a G that already has at least `rows` rows and
-/// P.cols() columns (one step of a sequence; see Recurrent::step_gates).
+/// The first `rows` rows of G = P[id[0 .. rows)] + b (row r scaled by scale[r] before the bias is added,
+/// with `scale`), into a G that already has at least `rows` rows and P.cols() columns. Four columns per pass
+/// over the ids, then single columns.
 template <typename T, typename DP, typename DB>
 inline void gather_rows(const std::int32_t* id, Index rows, const Eigen::MatrixBase<DP>& P,
-                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
+                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, const T* scale = nullptr) {
   eigen_assert(G.rows() >= rows && G.cols() == P.cols());
   const Index cols = P.cols();
   Index j = 0;
-  for (; j + 4 <= cols; j += 4) gather_columns<4>(id, rows, P, b, j, G, static_cast<const T*>(nullptr));
-  for (; j < cols; ++j) gather_columns<1>(id, rows, P, b, j, G, static_cast<const T*>(nullptr));
+  for (; j + 4 <= cols; j += 4) gather_columns<4>(id, rows, P, b, j, G, scale);
+  for (; j < cols; ++j) gather_columns<1>(id, rows, P, b, j, G, scale);
+}
+
+/// G = P[ids] + b for all ids (with `scale` as above). With `padded`, G gets padded_rows(ids.size()) rows
+/// (for per-step access), else exactly ids.size().
+template <typename T, typename DP, typename DB>
+inline void gather_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DP>& P,
+                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded = false, const T* scale = nullptr) {
+  const Index rows = static_cast<Index>(ids.size());
+  G.resize(padded ? padded_rows<T>(rows) : rows, P.cols());
+  gather_rows(ids.data(), rows, P, b, G, scale);
 }
 
 template <typename T>
@@ -157,14 +155,34 @@ inline void scatter_rows(const std::vector<std::int32_t>& ids, const Matrix<T>& 
   dP += work;
 }
 
-/// G = X W + b for a dense, column-major X, by the kernel of gemm_kernel.hpp; G is resized as in gather_rows.
+/// The first X.rows() rows of G = X W + b for a dense, column-major X, by the kernel of gemm_kernel.hpp, into
+/// a G that already has at least that many rows.
+template <typename T, typename DX, typename DW, typename DB>
+inline void project_dense_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DW>& W,
+                               const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
+  auto Gx = G.topRows(X.rows());
+  Gx.rowwise() = b.row(0);
+  rec_mul_acc(X, W, Gx);  // G = b + X W
+}
+
+/// G = X W + b for a dense X; G is resized as in gather_rows.
 template <typename T, typename DX, typename DW, typename DB>
 inline void project_dense(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DW>& W,
                           const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded) {
-  const Index rows = X.rows();
-  G.resize(padded ? padded_rows<T>(rows) : rows, W.cols());
-  G.rowwise() = b.row(0);
-  rec_mul_acc(X, W, G.topRows(rows));  // G = b + X W
+  G.resize(padded ? padded_rows<T>(X.rows()) : X.rows(), W.cols());
+  project_dense_rows(X, W, b, G);
+}
+
+/// Rows r0 .. r0+rows of G = X W + b, into the first `rows` rows of a G that already has that many: a gather
+/// of rows of W for one-hot X (`ids` its ids, read_ids), the kernel for dense X.
+template <typename T, typename DerivedW, typename DerivedB>
+inline void project_input_rows(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids, Index r0, Index rows,
+                               const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b,
+                               Matrix<T>& G) {
+  if (x.shape.encoding == Encoding::OneHot)
+    gather_rows(ids.data() + r0, rows, W, b, G);  // a one-hot row times W is a row of W
+  else
+    project_dense_rows(x.values.middleRows(r0, rows), W, b, G);
 }
 
 /// G = X W + b: G is resized to rows x W.cols() (padded_rows(rows) x W.cols() with `padded`). For one-hot X,
@@ -173,10 +191,9 @@ template <typename T, typename DerivedW, typename DerivedB>
 inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids,
                           const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G,
                           bool padded = false) {
-  if (x.shape.encoding == Encoding::OneHot)
-    gather_rows(ids, W, b, G, padded);  // a one-hot row times W is a row of W
-  else
-    project_dense(x.values, W, b, G, padded);
+  const Index rows = x.values.rows();
+  G.resize(padded ? padded_rows<T>(rows) : rows, W.cols());
+  project_input_rows(x, ids, 0, rows, W, b, G);
 }
 
 /// dW += X^T dG for dense or one-hot X (`ids` as for project_input; `work` a scatter workspace).

@@ -90,9 +90,7 @@ class GRU final : public Recurrent<T> {
 
   void do_forward(const SeqBatch<T>& x, SeqBatch<T>& y, Mode mode, Rng* rng) override {
     const Index H = this->units(), B = x.batch;
-    const Activation act = this->activation(), ract = this->recurrent_activation();
     this->begin_forward(x, mode, rng, {&S_}, {&RH_});
-    const auto& U = this->param(1);
     const auto& bias = this->param(2);
     this->project(x, this->param(0), bias.topRows(1), G_);  // G = X W + b
     if (reset_after_) R_.resize(B, 3 * H);
@@ -101,55 +99,18 @@ class GRU final : public Recurrent<T> {
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = this->step_gates(x, this->param(0), bias.topRows(1), G_, t);
-      const Matrix<T>* hdrop = this->drop_h_ ? &this->dropped_prev(S_, pr) : nullptr;
-      const auto hprev = S_.middleRows(pr, B);
       auto rh = RH_.middleRows(tr, B);
-      if (fast) {
-        if (hdrop)
-          step_standard(Gt, *hdrop, rh, S_.middleRows(cr, B));
+      // hp = h': the previous state as it enters the step (dropped with recurrent dropout).
+      const auto step = [&](const auto& hp) {
+        if (fast)
+          step_standard(Gt, hp, rh, S_.middleRows(cr, B));
         else
-          step_standard(Gt, hprev, rh, S_.middleRows(cr, B));
-        this->emit(S_, s, cr, x, y);
-        continue;
-      }
-      if (reset_after_) {
-        for (Index j = 0; j < 3 * H; ++j) R_.col(j).setConstant(bias(1, j));
-        if (hdrop)
-          detail::rec_mul_acc(*hdrop, U, R_);  // R_t = h' U + rb
-        else
-          detail::rec_mul_acc(hprev, U, R_);
-        Gt.leftCols(2 * H) += R_.leftCols(2 * H);
-        detail::activate_block(ract, Gt.leftCols(2 * H));
-        rh = R_.rightCols(H);
-        Gt.rightCols(H).array() += Gt.middleCols(H, H).array() * rh.array();  // G_h + r .* R_h
-      } else {
-        if (hdrop)
-          detail::rec_mul_acc(*hdrop, U.leftCols(2 * H), Gt.leftCols(2 * H));  // G_{z,r} += h' U_{z,r}
-        else
-          detail::rec_mul_acc(hprev, U.leftCols(2 * H), Gt.leftCols(2 * H));
-        detail::activate_block(ract, Gt.leftCols(2 * H));
-        if (hdrop)
-          rh = Gt.middleCols(H, H).cwiseProduct(*hdrop);  // r .* h'
-        else
-          rh = Gt.middleCols(H, H).cwiseProduct(hprev);
-        detail::rec_mul_acc(rh, U.rightCols(H), Gt.rightCols(H));  // G_h += (r .* h') U_h
-      }
-      detail::activate_block(act, Gt.rightCols(H));
-      const auto z = Gt.leftCols(H).array(), hh = Gt.rightCols(H).array();
-      auto h = S_.middleRows(cr, B);
-      if (!this->masked_) {
-        if (hdrop)
-          h.array() = z * hdrop->array() + (T(1) - z) * hh;
-        else
-          h.array() = z * hprev.array() + (T(1) - z) * hh;
-      } else {
-        if (hdrop)
-          hn_.array() = z * hdrop->array() + (T(1) - z) * hh;
-        else
-          hn_.array() = z * hprev.array() + (T(1) - z) * hh;
-        const auto m = this->mask_of(t).array();
-        for (Index j = 0; j < H; ++j) h.col(j).array() = m * hn_.col(j).array() + (T(1) - m) * hprev.col(j).array();
-      }
+          step_block(Gt, hp, t, pr, cr, rh);
+      };
+      if (this->drop_h_)
+        step(this->dropped_prev(S_, pr));
+      else
+        step(S_.middleRows(pr, B));
       this->emit(S_, s, cr, x, y);
     }
   }
@@ -200,11 +161,7 @@ class GRU final : public Recurrent<T> {
     const Activation act = this->activation(), ract = this->recurrent_activation();
     const auto& U = this->param(1);
     if (this->masked_) {
-      const auto m = this->mask_of(t).array();
-      for (Index j = 0; j < H; ++j) {
-        dhn_.col(j).array() = m * dh_.col(j).array();
-        dh_.col(j).array() -= dhn_.col(j).array();  // the carried part: (1 - m) .* dh
-      }
+      this->split_by_mask(t, dh_, dhn_);
     } else {
       dhn_ = dh_;
       dh_.setZero();
@@ -244,6 +201,47 @@ class GRU final : public Recurrent<T> {
     }
   }
 
+  /// R_t = h' U + rb (reset_after): the recurrent product with the recurrent bias row.
+  template <typename DH>
+  void recurrent_product(const DH& hp) {
+    const auto& bias = this->param(2);
+    for (Index j = 0; j < R_.cols(); ++j) R_.col(j).setConstant(bias(1, j));
+    detail::rec_mul_acc(hp, this->param(1), R_);
+  }
+
+  /// The forward step as block expressions, any activations, either reset mode, with or without a mask
+  /// (rows pr: previous state, cr: new state; rh: the step's cache of R_h, or of r .* h' without
+  /// reset_after). G_t keeps z, r, hh.
+  template <typename DG, typename DH, typename DR>
+  void step_block(DG& Gt, const DH& hp, Index t, Index pr, Index cr, DR& rh) {
+    const Index H = this->units(), B = this->B_;
+    const Activation act = this->activation(), ract = this->recurrent_activation();
+    const auto& U = this->param(1);
+    if (reset_after_) {
+      recurrent_product(hp);  // R_t = h' U + rb
+      Gt.leftCols(2 * H) += R_.leftCols(2 * H);
+      detail::activate_block(ract, Gt.leftCols(2 * H));
+      rh = R_.rightCols(H);
+      Gt.rightCols(H).array() += Gt.middleCols(H, H).array() * rh.array();  // G_h + r .* R_h
+    } else {
+      detail::rec_mul_acc(hp, U.leftCols(2 * H), Gt.leftCols(2 * H));  // G_{z,r} += h' U_{z,r}
+      detail::activate_block(ract, Gt.leftCols(2 * H));
+      rh = Gt.middleCols(H, H).cwiseProduct(hp);                 // r .* h'
+      detail::rec_mul_acc(rh, U.rightCols(H), Gt.rightCols(H));  // G_h += (r .* h') U_h
+    }
+    detail::activate_block(act, Gt.rightCols(H));
+    const auto z = Gt.leftCols(H).array(), hh = Gt.rightCols(H).array();
+    auto h = S_.middleRows(cr, B);
+    if (!this->masked_) {
+      h.array() = z * hp.array() + (T(1) - z) * hh;
+    } else {
+      hn_.array() = z * hp.array() + (T(1) - z) * hh;
+      const auto m = this->mask_of(t).array();
+      const auto hprev = S_.middleRows(pr, B);  // a masked row keeps the undropped previous state
+      for (Index j = 0; j < H; ++j) h.col(j).array() = m * hn_.col(j).array() + (T(1) - m) * hprev.col(j).array();
+    }
+  }
+
   /// Keras' defaults (tanh, sigmoid, reset_after) without a mask: the forward and backward steps run column
   /// by column (step_standard, step_grads_standard); anything else takes the block expressions.
   bool standard_step() const {
@@ -258,9 +256,7 @@ class GRU final : public Recurrent<T> {
   template <typename DG, typename DH, typename DR, typename DS>
   void step_standard(DG& Gt, const DH& hprev, DR& rh, DS&& h) {
     const Index H = this->units();
-    const auto& bias = this->param(2);
-    for (Index j = 0; j < 3 * H; ++j) R_.col(j).setConstant(bias(1, j));
-    detail::rec_mul_acc(hprev, this->param(1), R_);  // R_t = h' U + rb
+    recurrent_product(hprev);  // R_t = h' U + rb
     for (Index j = 0; j < H; ++j) {
       auto z = Gt.col(j).array(), r = Gt.col(H + j).array(), hh = Gt.col(2 * H + j).array();
       auto rhj = rh.col(j).array();

@@ -210,14 +210,8 @@ class LSTM final : public Recurrent<T> {
     const Activation act = this->activation(), ract = this->recurrent_activation();
     const auto i = At.leftCols(H), f = At.middleCols(H, H), g = At.middleCols(2 * H, H), o = At.rightCols(H);
     if (this->masked_) {
-      // Split dh, dc into the part reaching the new state (real rows) and the part carried through.
-      const auto m = this->mask_of(t).array();
-      for (Index j = 0; j < H; ++j) {
-        dhn_.col(j).array() = m * dh_.col(j).array();
-        dcn_.col(j).array() = m * dc_.col(j).array();
-        dh_.col(j).array() -= dhn_.col(j).array();
-        dc_.col(j).array() -= dcn_.col(j).array();
-      }
+      this->split_by_mask(t, dh_, dhn_);
+      this->split_by_mask(t, dc_, dcn_);
     }
     const Matrix<T>& dhn = this->masked_ ? dhn_ : dh_;
     const Matrix<T>& dcn = this->masked_ ? dcn_ : dc_;

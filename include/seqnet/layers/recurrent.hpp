@@ -230,25 +230,23 @@ class Recurrent : public Layer<T> {
   /// step: the (T*B) x kH matrix is then never written to memory and read back (3.3 MB per layer for 100
   /// steps at batch 256, H = 8, which cost more than the products). Not
   /// when ids are gathered from a table larger than kStepwiseTableBytes: the gather of all steps at once
-  /// walks the table a few columns at a time, which keeps them in cache; one step's rows touch every column
-  /// (`big_lstm` inference, a 20 MB table: 0.53x).
+  /// walks the table a few columns at a time, which keeps them in cache, while one step's rows touch every
+  /// column of it (`big_lstm` inference reads a 20 MB table).
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     const bool fused = is_fused_input(x);
-    const Index table_rows = fused ? emb_->param(0).rows() : x.shape.encoding == Encoding::OneHot ? W.rows() : 0;
+    if (fused) {
+      P_.setZero(emb_->param(0).rows(), W.cols());
+      detail::rec_mul_acc(emb_->param(0), W, P_);  // P = E W
+    }
+    const Index table_rows = fused ? P_.rows() : x.shape.encoding == Encoding::OneHot ? W.rows() : 0;
     stepwise_ = !train_ && table_rows * W.cols() * static_cast<Index>(sizeof(T)) <= kStepwiseTableBytes;
     if (stepwise_) {
-      if (fused) {
-        P_.setZero(emb_->param(0).rows(), W.cols());
-        detail::rec_mul_acc(emb_->param(0), W, P_);  // P = E W
-      }
       G.resize(detail::padded_rows<T>(B_), W.cols());
       return;
     }
     if (fused) {
-      P_.setZero(emb_->param(0).rows(), W.cols());
-      detail::rec_mul_acc(emb_->param(0), W, P_);  // P = E W
-      detail::gather_rows(ids_, P_, b, G, true);   // G = P[ids] + b
+      detail::gather_rows(ids_, P_, b, G, true);  // G = P[ids] + b
       return;
     }
     if (!drop_x_) {
@@ -274,16 +272,10 @@ class Recurrent : public Layer<T> {
   auto step_gates(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G,
                   Index t) {
     if (!stepwise_) return G.middleRows(t * B_, B_);
-    const Index r0 = t * B_;
-    if (is_fused_input(x)) {
-      detail::gather_rows(ids_.data() + r0, B_, P_, b, G);  // G_t = P[ids_t] + b
-    } else if (x.shape.encoding == Encoding::OneHot) {
-      detail::gather_rows(ids_.data() + r0, B_, W, b, G);  // a one-hot row times W is a row of W
-    } else {
-      auto Gt = G.topRows(B_);
-      Gt.rowwise() = b.row(0);
-      detail::rec_mul_acc(x.values.middleRows(r0, B_), W, Gt);  // G_t = b + X_t W
-    }
+    if (is_fused_input(x))
+      detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
+    else
+      detail::project_input_rows(x, ids_, t * B_, B_, W, b, G);  // G_t = X_t W + b
     return G.middleRows(0, B_);
   }
 
@@ -370,6 +362,18 @@ class Recurrent : public Layer<T> {
 
   /// Mask values (1 real, 0 padding) of input step t, as a B-vector; only valid when masked_.
   auto mask_of(Index t) const { return m_.segment(t * B_, B_); }
+
+  /// Splits a state gradient d (B x H) at input step t by the mask, column by column: reach = m .* d, the part
+  /// that reaches the step's new state (real rows), and d keeps (1 - m) .* d, the part a masked row carries
+  /// through to the step before.
+  template <typename DD, typename DR>
+  void split_by_mask(Index t, DD& d, DR&& reach) const {
+    const auto m = mask_of(t).array();
+    for (Index j = 0; j < d.cols(); ++j) {
+      reach.col(j).array() = m * d.col(j).array();
+      d.col(j).array() -= reach.col(j).array();
+    }
+  }
 
   void draw_mask(Matrix<T>& M, Index cols, double p, Rng& rng) const {
     M.resize(B_, cols);

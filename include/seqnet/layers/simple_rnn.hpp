@@ -72,6 +72,7 @@ class SimpleRNN final : public Recurrent<T> {
     this->begin_forward(x, mode, rng, {&S_}, {});
     const auto& U = this->param(1);
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
+    const bool tanh_path = tanh_step();
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t);
       auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
@@ -79,20 +80,19 @@ class SimpleRNN final : public Recurrent<T> {
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
         detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
-      if (tanh_step()) {
+      if (tanh_path) {
         // h_t = tanh(G_t) column by column, straight from the recurrent product into S (G keeps h~_t).
         for (Index j = 0; j < H; ++j) S_.middleRows(cr, B).col(j).array() = Gt.col(j).array().tanh();
-        this->emit(S_, s, cr, x, y);
-        continue;
-      }
-      detail::activate_block(act, Gt);
-      if (!this->masked_) {
-        S_.middleRows(cr, B) = Gt;
       } else {
-        const auto m = this->mask_of(t).array();
-        for (Index j = 0; j < H; ++j)
-          S_.middleRows(cr, B).col(j).array() =
-              m * Gt.col(j).array() + (T(1) - m) * S_.middleRows(pr, B).col(j).array();
+        detail::activate_block(act, Gt);
+        if (!this->masked_) {
+          S_.middleRows(cr, B) = Gt;
+        } else {
+          const auto m = this->mask_of(t).array();
+          for (Index j = 0; j < H; ++j)
+            S_.middleRows(cr, B).col(j).array() =
+                m * Gt.col(j).array() + (T(1) - m) * S_.middleRows(pr, B).col(j).array();
+        }
       }
       this->emit(S_, s, cr, x, y);
     }
@@ -116,18 +116,15 @@ class SimpleRNN final : public Recurrent<T> {
           dGt.col(j).array() = dh_.col(j).array() * (T(1) - h.col(j).array().square());
           dh_.col(j).setZero();
         }
-      } else if (this->masked_) {
-        const auto m = this->mask_of(t).array();
-        for (Index j = 0; j < H; ++j) {
-          dGt.col(j).array() = m * dh_.col(j).array();
-          dh_.col(j).array() -= dGt.col(j).array();  // the carried part: (1 - m) .* dh
-        }
       } else {
-        dGt = dh_;
-        dh_.setZero();
-      }
-      if (!tanh_path)
+        if (this->masked_) {
+          this->split_by_mask(t, dh_, dGt);  // dh keeps the carried part
+        } else {
+          dGt = dh_;
+          dh_.setZero();
+        }
         detail::mul_activation_grad(this->activation(), dGt, G_.middleRows(t * B, B));  // dG_t = dh .* a'(h~_t)
+      }
       if (this->drop_h_) {
         tmp_.setZero();
         detail::rec_mul_t_acc(dGt, U, tmp_);
