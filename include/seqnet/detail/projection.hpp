@@ -141,12 +141,13 @@ using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 /// dP(ids[r], :) += scale[r] * dG(r, :) for every row r (scale 1 without `scale`). The sums are formed in
 /// `work`, a row-major copy of dP's shape, where the target of each row is contiguous (about 2.5x faster than
 /// scattering column by column into a column-major dP, whose reads and writes land on a new cache line each).
-template <typename T, typename DP>
-inline void scatter_rows(const std::vector<std::int32_t>& ids, const Matrix<T>& dG, Eigen::MatrixBase<DP>& dP,
-                         RowMajorMatrix<T>& work, const T* scale = nullptr) {
-  const Index rows = static_cast<Index>(ids.size()), cols = dG.cols(), ld = dG.rows();
+template <typename T, typename DG, typename DP>
+inline void scatter_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DG>& dG,
+                         Eigen::MatrixBase<DP>& dP, RowMajorMatrix<T>& work, const T* scale = nullptr) {
+  const Index rows = static_cast<Index>(ids.size()), cols = dG.cols(), ld = dG.derived().outerStride();
+  eigen_assert(dG.rows() >= rows);
   work.setZero(dP.rows(), cols);
-  const T* g = dG.data();
+  const T* g = dG.derived().data();
   for (Index r = 0; r < rows; ++r) {
     T* w = work.row(ids[static_cast<std::size_t>(r)]).data();
     const T s = scale ? scale[r] : T(1);
@@ -197,9 +198,10 @@ inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>&
 }
 
 /// dW += X^T dG for dense or one-hot X (`ids` as for project_input; `work` a scatter workspace).
-template <typename T, typename DerivedW>
-inline void project_input_backward(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids, const Matrix<T>& dG,
-                                   Eigen::MatrixBase<DerivedW>& dW, RowMajorMatrix<T>& work) {
+template <typename T, typename DG, typename DerivedW>
+inline void project_input_backward(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids,
+                                   const Eigen::MatrixBase<DG>& dG, Eigen::MatrixBase<DerivedW>& dW,
+                                   RowMajorMatrix<T>& work) {
   if (x.shape.encoding == Encoding::OneHot)
     scatter_rows(ids, dG, dW, work);
   else

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -164,17 +165,21 @@ class ThreadPool {
     }
   }
 
+  // The counters that different threads write while others spin on them sit on cache lines of their own:
+  // sharing a line, each write by one thread would take it away from the threads spinning on the other.
+  static constexpr std::size_t kLine = 64;
+
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable work_cv_, done_cv_;
   const std::function<void(int)>* fn_ = nullptr;
   int total_ = 0;
-  std::atomic<int> next_{0};
-  std::atomic<int> remaining_{0};
-  std::atomic<int> finished_workers_{0};
-  std::atomic<std::uint64_t> generation_{0};
-  std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
+  alignas(kLine) std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
+  alignas(kLine) std::atomic<int> next_{0};
+  alignas(kLine) std::atomic<int> remaining_{0};
+  alignas(kLine) std::atomic<int> finished_workers_{0};
 };
 
 }  // namespace detail

@@ -117,9 +117,9 @@ class GRU final : public Recurrent<T> {
 
   void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
     const Index H = this->units(), B = this->B_, steps = this->T_;
-    dG_.resize(steps * B, 3 * H);
+    this->resize_steps(dG_, steps * B, 3 * H);
     if (reset_after_)
-      dR_.resize(steps * B, 3 * H);
+      this->resize_steps(dR_, steps * B, 3 * H);
     else
       drh_.resize(B, H);
     dh_.setZero(B, H);
@@ -140,16 +140,18 @@ class GRU final : public Recurrent<T> {
       else
         dh_ += dhp_;
     }
-    this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
+    const auto dG = this->all_steps(dG_);
+    this->project_backward(x, dG, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
     auto db = this->grad(2);
-    db.row(0) += dG_.colwise().sum();  // db += 1^T dG
+    db.row(0) += dG.colwise().sum();  // db += 1^T dG
     if (reset_after_) {
-      db.row(1) += dR_.colwise().sum();                     // drb += 1^T dR
-      this->recurrent_weight_grad(S_, dR_, this->grad(1));  // dU += H'^T dR
+      const auto dR = this->all_steps(dR_);
+      db.row(1) += dR.colwise().sum();                     // drb += 1^T dR
+      this->recurrent_weight_grad(S_, dR, this->grad(1));  // dU += H'^T dR
     } else {
       auto dU = this->grad(1);
-      this->recurrent_weight_grad(S_, dG_.leftCols(2 * H), dU.leftCols(2 * H));  // dU_{z,r} += H'^T dG_{z,r}
-      detail::tn_mul_acc(RH_, dG_.rightCols(H), dU.rightCols(H));                // dU_h += (r .* H')^T dG_h
+      this->recurrent_weight_grad(S_, dG.leftCols(2 * H), dU.leftCols(2 * H));     // dU_{z,r} += H'^T dG_{z,r}
+      detail::tn_mul_acc(this->all_steps(RH_), dG.rightCols(H), dU.rightCols(H));  // dU_h += (r .* H')^T dG_h
     }
   }
 

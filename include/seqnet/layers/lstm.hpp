@@ -110,7 +110,7 @@ class LSTM final : public Recurrent<T> {
     const Index H = this->units(), B = this->B_, steps = this->T_;
     const auto& U = this->param(1);
     const bool standard = standard_step();
-    dG_.resize(steps * B, 4 * H);
+    this->resize_steps(dG_, steps * B, 4 * H);
     dh_.setZero(B, H);
     dc_.setZero(B, H);
     dct_.resize(B, H);
@@ -139,9 +139,10 @@ class LSTM final : public Recurrent<T> {
         detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} += dG_t U^T
       }
     }
-    this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
-    this->grad(2) += dG_.colwise().sum();                               // db += 1^T dG
-    this->recurrent_weight_grad(S_, dG_, this->grad(1));                // dU += H_prev^T dG
+    const auto dG = this->all_steps(dG_);
+    this->project_backward(x, dG, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
+    this->grad(2) += dG.colwise().sum();                               // db += 1^T dG
+    this->recurrent_weight_grad(S_, dG, this->grad(1));                // dU += H_prev^T dG
   }
 
  private:

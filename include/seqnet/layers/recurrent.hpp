@@ -6,6 +6,8 @@
 /// Shapes (T steps, B batch, D input features, H units, k gates: 1 SimpleRNN, 4 LSTM, 3 GRU):
 ///   X: (T*B) x D (or (T*B) ids for one-hot input), W ("kernel"): D x kH, U ("recurrent_kernel"): H x kH,
 ///   G = X W + b: (T*B) x kH, rows t*B .. t*B+B-1 are step t (column j of a step block is contiguous).
+///   G, the states, caches and gate gradients have padded_rows(...) rows allocated (resize_steps); rows past
+///   the used ones are never read, and whole-matrix products take all_steps(M).
 /// Processing order: step s = 0 .. T-1 reads input step t(s) = s, or T-1-s with go_backwards.
 /// States in Mode::Train are kept indexed by INPUT step in S: (T+1)*B x H with one zero block, so that the
 ///   previous states of all steps are S shifted by B rows and dU = H_prev^T dG is one GEMM after the loop.
@@ -210,10 +212,10 @@ class Recurrent : public Layer<T> {
       for (Index r = 0; r < T_ * B_; ++r) m_[r] = x.mask[static_cast<std::size_t>(r)] ? T(1) : T(0);
     }
     for (Matrix<T>* S : state_buffers) {
-      S->resize(train_ ? (T_ + 1) * B_ : 2 * B_, H);
+      resize_steps(*S, train_ ? (T_ + 1) * B_ : 2 * B_, H);
       S->middleRows(train_ ? zero_row() : 0, B_).setZero();
     }
-    for (Matrix<T>* c : step_caches) c->resize(train_ ? T_ * B_ : B_, H);
+    for (Matrix<T>* c : step_caches) resize_steps(*c, train_ ? T_ * B_ : B_, H);
     drop_x_ = train_ && s_.dropout > 0.0;
     drop_h_ = train_ && s_.recurrent_dropout > 0.0;
     if (drop_x_ || drop_h_) {
@@ -279,9 +281,17 @@ class Recurrent : public Layer<T> {
     return G.middleRows(0, B_);
   }
 
-  /// After the loop: dW += X'^T dG, and (when input_grad()) dX = (dG W^T) .* M_x.
-  template <typename DW, typename DWg>
-  void project_backward(const SeqBatch<T>& x, const Matrix<T>& dG, const Eigen::MatrixBase<DW>& W,
+  /// Sizes a matrix that the time loop reads step block by step block (states, per-step caches, gate
+  /// gradients) to `rows` x `cols` with detail::padded_rows(rows) rows allocated: its column stride is an
+  /// odd number of cache lines, so the columns of one step block fall in different L1 sets wherever the
+  /// allocator put the matrix. Code that uses all steps at once takes all_steps(M).
+  static void resize_steps(Matrix<T>& M, Index rows, Index cols) { M.resize(detail::padded_rows<T>(rows), cols); }
+  /// The T*B rows of a matrix sized by resize_steps(M, T*B, cols).
+  auto all_steps(const Matrix<T>& M) const { return M.topRows(T_ * B_); }
+
+  /// After the loop: dW += X'^T dG, and (when input_grad()) dX = (dG W^T) .* M_x. dG: (T*B) x kH.
+  template <typename DG, typename DW, typename DWg>
+  void project_backward(const SeqBatch<T>& x, const Eigen::MatrixBase<DG>& dG, const Eigen::MatrixBase<DW>& W,
                         const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     if (is_fused_input(x)) {

@@ -101,7 +101,7 @@ class SimpleRNN final : public Recurrent<T> {
   void do_backward(const SeqBatch<T>& x, const SeqBatch<T>& dy, SeqBatch<T>& dx) override {
     const Index H = this->units(), B = this->B_, steps = this->T_;
     const auto& U = this->param(1);
-    dG_.resize(steps * B, H);
+    this->resize_steps(dG_, steps * B, H);
     dh_.setZero(B, H);
     if (this->drop_h_) tmp_.resize(B, H);
     const bool tanh_path = tanh_step();
@@ -133,9 +133,10 @@ class SimpleRNN final : public Recurrent<T> {
         detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} += dG_t U^T
       }
     }
-    this->project_backward(x, dG_, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
-    this->grad(2) += dG_.colwise().sum();                               // db += 1^T dG
-    this->recurrent_weight_grad(S_, dG_, this->grad(1));                // dU += H_prev^T dG
+    const auto dG = this->all_steps(dG_);
+    this->project_backward(x, dG, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
+    this->grad(2) += dG.colwise().sum();                               // db += 1^T dG
+    this->recurrent_weight_grad(S_, dG, this->grad(1));                // dU += H_prev^T dG
   }
 
  private:
