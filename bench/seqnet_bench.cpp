@@ -125,8 +125,10 @@ double peak_rss_mb() {
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 /// Runs step(i) `warmup` times, then until `seconds` have passed; returns calls per second and the count.
-std::pair<double, long> timed_loop(const std::function<void(long)>& step, int warmup, double seconds) {
+std::pair<double, long> timed_loop(const std::function<void(long)>& step, int warmup, double seconds,
+                                   const std::function<void()>& after_warmup = {}) {
   for (int i = 0; i < warmup; ++i) step(i);
+  if (after_warmup) after_warmup();
   long n = 0;
   const auto t0 = Clock::now();
   double elapsed = 0;
@@ -385,7 +387,17 @@ int run_model(const Options& o) {
                                  loss = model.train_on_batch(train_x[static_cast<std::size_t>(i % kDataBatches)],
                                                              train_y[static_cast<std::size_t>(i % kDataBatches)]);
                                },
-                               o.warmup, o.seconds);
+                               o.warmup, o.seconds, [&] { model.reset_step_timing(); });
+  // Where a training step's time went (Sequential::step_timing), in microseconds per step.
+  const seqnet::StepTiming& st = model.step_timing();
+  const double per_step = st.steps > 0 ? 1e6 / static_cast<double>(st.steps) : 0.0;
+  std::string busy = "[";
+  for (std::size_t k = 0; k < st.busy.size(); ++k) {
+    char num[32];
+    std::snprintf(num, sizeof num, "%s%.2f", k ? ", " : "", st.busy[k] * per_step);
+    busy += num;
+  }
+  busy += "]";
   float sink = 0;
   const auto infer = o.phase == "train" ? skipped
                                         : timed_loop(
@@ -402,11 +414,13 @@ int run_model(const Options& o) {
       "{\"framework\": \"seqnet\", \"version\": \"%d.%d.%d\", \"config\": \"%s\", \"threads\": %d, \"batch\": %ld, "
       "\"infer_batch\": %ld, \"steps\": %ld, \"train_samples_per_s\": %.3f, \"infer_samples_per_s\": %.3f, "
       "\"train_batches\": %ld, \"infer_batches\": %ld, \"peak_rss_mb\": %.1f, \"params\": %ld, \"last_loss\": %.6f, "
-      "\"simd\": \"%s\"}\n",
+      "\"train_slices_us\": %.2f, \"train_update_us\": %.2f, \"train_imbalance_us\": %.2f, "
+      "\"train_thread_busy_us\": %s, \"simd\": \"%s\"}\n",
       SEQNET_BENCH_VERSION_MAJOR, SEQNET_BENCH_VERSION_MINOR, SEQNET_BENCH_VERSION_PATCH, o.config.c_str(), o.threads,
       o.batch, o.infer_batch, static_cast<long>(m.steps), train.first * static_cast<double>(o.batch),
       infer.first * static_cast<double>(o.infer_batch), train.second, infer.second, peak_rss_mb(),
-      static_cast<long>(model.num_params()), loss, Eigen::SimdInstructionSetsInUse());
+      static_cast<long>(model.num_params()), loss, st.slices * per_step, st.update * per_step, st.imbalance * per_step,
+      busy.c_str(), Eigen::SimdInstructionSetsInUse());
   return 0;
 }
 

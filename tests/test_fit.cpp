@@ -194,6 +194,34 @@ TEST_CASE("fit: two threads give the one-thread gradient", "[fit][threads]") {
   for (Index i = 0; i < one.num_params(); ++i) CHECK(two.values()[i] == Approx(one.values()[i]).epsilon(1e-10));
 }
 
+TEST_CASE("fit: step timing counts every step and splits its time into phases and threads", "[fit][threads]") {
+  Tensor<double> x, y;
+  separable(37, 4, x, y);
+  for (int threads : {1, 2}) {
+    Sequential<double> m = mlp(5, threads);
+    m.compile(LossKind::BinaryCrossentropy, SGD<double>());
+    CHECK(m.step_timing().steps == 0);
+    m.fit(x, y, quiet(2, 10));  // 4 batches per epoch
+    m.train_on_batch(x, y);
+    const StepTiming& t = m.step_timing();
+    CHECK(t.steps == 9);
+    CHECK(t.slices > 0.0);
+    CHECK(t.update > 0.0);
+    REQUIRE(t.busy.size() == static_cast<std::size_t>(threads));
+    for (double b : t.busy) {
+      CHECK(b > 0.0);
+      CHECK(b <= t.slices);  // a thread's slice lies inside the slices phase
+    }
+    CHECK(t.imbalance >= 0.0);
+    CHECK(t.imbalance <= t.slices);
+    if (threads == 1) CHECK(t.imbalance == 0.0);
+    m.reset_step_timing();
+    CHECK(m.step_timing().steps == 0);
+    CHECK(m.step_timing().slices == 0.0);
+    CHECK(m.step_timing().busy.empty());
+  }
+}
+
 TEST_CASE("fit: the same seed gives bit-identical weights, another seed different ones", "[fit][determinism]") {
   Tensor<double> x, y;
   separable(100, 6, x, y);

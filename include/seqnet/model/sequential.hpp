@@ -95,6 +95,19 @@ struct EvalResult {
 /// Outcome of one optimisation step.
 enum class StepStatus { Ok, NonFiniteLoss, NonFiniteGradient, NonFiniteWeights };
 
+/// Where the training steps spent their time (wall-clock seconds, summed over the steps since the model was
+/// made or since reset_step_timing()). A step has two phases: the slices (each thread's forward and
+/// backward of its part of the batch) and the update (the sum of the threads' gradients, clipping, the
+/// optimizer, the checks). With several threads, a slice that ends later than the others keeps them
+/// waiting: `imbalance` sums, over the steps, the time from the first slice's end to the last's.
+struct StepTiming {
+  long long steps = 0;
+  double slices = 0.0;       ///< the slices phase, from the start of the step to the end of its last slice
+  double update = 0.0;       ///< the rest of the step
+  double imbalance = 0.0;    ///< last slice end - first slice end, summed over the steps
+  std::vector<double> busy;  ///< per thread: time inside its own slices
+};
+
 namespace detail {
 
 /// "8,809"
@@ -362,6 +375,10 @@ class Sequential {
   }
   /// What the last train_on_batch / fit step did.
   StepStatus step_status() const { return last_status_; }
+  /// Time spent by the training steps (train_on_batch and fit) since the model was made or
+  /// reset_step_timing().
+  const StepTiming& step_timing() const { return timing_; }
+  void reset_step_timing() { timing_ = StepTiming{}; }
 
   /// Trains for opt.epochs epochs (see the header comment and docs/model.md). Never throws for a
   /// diverging loss: training stops, the model keeps its last finite weights and History says why.
@@ -509,6 +526,7 @@ class Sequential {
     Rng rng;
     double loss = 0.0;
     std::vector<double> metric_sums;
+    std::chrono::steady_clock::time_point begin, end;  // of the last slice
   };
   struct Replica {
     std::vector<LayerPtr> layers;
@@ -749,6 +767,7 @@ class Sequential {
   void slice_train(int k, const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b, T scale) {
     auto& L = stack(k);
     Worker& w = workers_[static_cast<std::size_t>(k)];
+    w.begin = std::chrono::steady_clock::now();
     std::fill(grad_array(k), grad_array(k) + values_.size(), T(0));
     gather_x(x, idx, b, w.x);
     gather_y(y, idx, b, w.y);
@@ -764,6 +783,7 @@ class Sequential {
     const SeqBatch<T>* g = last ? &last->backward_logits(w.dy) : &L.back()->backward(w.dy);
     for (std::size_t i = L.size() - 1; i-- > 0;)
       if (!w.skipped[i]) g = &L[i]->backward(*g);
+    w.end = std::chrono::steady_clock::now();
   }
 
   // Forward and backward of the batch on the replicas; the gradients stay in the replicas' arrays (see
@@ -821,9 +841,16 @@ class Sequential {
   // whole summed gradient first.
   double train_step(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b,
                     std::vector<double>* metric_sums) {
+    const auto start = std::chrono::steady_clock::now();
     draw_slice_seeds();
     auto sr = slice_gradients(x, y, idx, b);
     const int slices = sr.first;
+    // Counts the update phase however the step ends.
+    struct UpdateTimer {
+      StepTiming& t;
+      std::chrono::steady_clock::time_point start;
+      ~UpdateTimer() { t.update += seconds_since(start); }
+    } update_timer{timing_, record_slice_timing(start, slices)};
     auto& r = sr.second;
     if (metric_sums) *metric_sums = r.second;
     const Index np = num_params();
@@ -861,6 +888,24 @@ class Sequential {
     }
     last_status_ = StepStatus::Ok;
     return r.first;
+  }
+
+  // Adds a step's slices phase (from `start`, over `slices` slices) to timing_; returns the time it ended.
+  std::chrono::steady_clock::time_point record_slice_timing(std::chrono::steady_clock::time_point start, int slices) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    timing_.steps += 1;
+    timing_.slices += secs(start, now);
+    timing_.busy.resize(static_cast<std::size_t>(opt_.threads), 0.0);
+    auto first = workers_[0].end, last = workers_[0].end;
+    for (int k = 0; k < slices; ++k) {
+      const Worker& w = workers_[static_cast<std::size_t>(k)];
+      timing_.busy[static_cast<std::size_t>(k)] += secs(w.begin, w.end);
+      first = std::min(first, w.end);
+      last = std::max(last, w.end);
+    }
+    timing_.imbalance += secs(first, last);
+    return now;
   }
 
   void record_fault(History& h, int epoch, int batch, double mean_loss) {
@@ -946,6 +991,7 @@ class Sequential {
   std::vector<T> values_, grads_, snapshot_;
   std::vector<char> finite_;  // per parameter piece of a step: whether the new values are all finite
   std::vector<Replica> replicas_;
+  StepTiming timing_;
   std::vector<Worker> workers_;
   // compile
   std::unique_ptr<Optimizer<T>> optimizer_;
