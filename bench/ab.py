@@ -8,18 +8,24 @@ Usage:
   cmake --build /tmp/before/build-bench --target seqnet_bench -j2
   bench/ab.py --before /tmp/before/build-bench/bench/seqnet_bench \\
               --after build-bench/bench/seqnet_bench --configs emb_rnn,emb_gru --threads 1 --rounds 5
+
+--after-env NAME=VALUE (repeatable) sets environment variables for the "after" runs only, to compare one
+binary under two environments, e.g. glibc's MALLOC_MMAP_THRESHOLD_:
+  bench/ab.py --before build-bench/bench/seqnet_bench --after build-bench/bench/seqnet_bench \\
+              --after-env MALLOC_MMAP_THRESHOLD_=1000000000 --configs emb_lstm --threads 2 --rounds 11
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 
 
-def run(binary, config, threads, seconds, phase):
+def run(binary, config, threads, seconds, phase, env=None):
     out = subprocess.run(
         [binary, "--config", config, "--threads", str(threads), "--seconds", str(seconds), "--phase", phase],
-        check=True, capture_output=True, text=True, timeout=60 + 10 * seconds).stdout
+        check=True, capture_output=True, text=True, timeout=60 + 10 * seconds, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -27,6 +33,8 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--before", required=True, help="seqnet_bench built from the code before the change")
     p.add_argument("--after", required=True, help="seqnet_bench built from the code after the change")
+    p.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment variable for the 'after' runs only (repeatable)")
     p.add_argument("--configs", required=True, help="comma-separated configuration names")
     p.add_argument("--threads", default="1", help="comma-separated thread counts")
     p.add_argument("--phase", default="both", choices=["train", "infer", "both"])
@@ -34,14 +42,20 @@ def main(argv):
     p.add_argument("--seconds", type=float, default=1.0, help="time budget of each phase of each run")
     a = p.parse_args(argv)
     phases = ["train", "infer"] if a.phase == "both" else [a.phase]
+    after_env = dict(os.environ)
+    for item in a.after_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            p.error(f"--after-env wants NAME=VALUE, got {item!r}")
+        after_env[name] = value
     print("| config | threads | phase | before samples/s | after samples/s | after / before |")
     print("|---|---:|---|---:|---:|---:|")
     for config in a.configs.split(","):
         for threads in [int(t) for t in a.threads.split(",")]:
             got = {"before": {ph: [] for ph in phases}, "after": {ph: [] for ph in phases}}
             for _ in range(a.rounds):
-                for side, binary in (("before", a.before), ("after", a.after)):
-                    line = run(binary, config, threads, a.seconds, a.phase)
+                for side, binary, env in (("before", a.before, None), ("after", a.after, after_env)):
+                    line = run(binary, config, threads, a.seconds, a.phase, env)
                     for ph in phases:
                         got[side][ph].append(line[ph + "_samples_per_s"])
             for ph in phases:
