@@ -22,9 +22,11 @@ import subprocess
 import sys
 
 
-def run(binary, config, threads, seconds, phase, env=None):
+def run(binary, config, threads, seconds, phase, env=None, extra=()):
+    """One seqnet_bench run (`extra`: more flags, e.g. ("--batch", "32")); returns its JSON line as a dict."""
     out = subprocess.run(
-        [binary, "--config", config, "--threads", str(threads), "--seconds", str(seconds), "--phase", phase],
+        [binary, "--config", config, "--threads", str(threads), "--seconds", str(seconds), "--phase", phase,
+         *extra],
         check=True, capture_output=True, text=True, timeout=60 + 10 * seconds, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 

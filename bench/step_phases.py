@@ -7,18 +7,10 @@ Usage:
   bench/step_phases.py --bench-binary build-bench/bench/seqnet_bench --configs emb_rnn,emb_lstm --runs 5
 """
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 
-
-def run(binary, config, threads, batch, seconds):
-    out = subprocess.run(
-        [binary, "--config", config, "--threads", str(threads), "--batch", str(batch), "--seconds", str(seconds),
-         "--phase", "train"],
-        check=True, capture_output=True, text=True, timeout=60 + 10 * seconds).stdout
-    return json.loads(out.strip().splitlines()[-1])
+from ab import run  # the same seqnet_bench invocation as bench/ab.py
 
 
 def main(argv):
@@ -38,7 +30,8 @@ def main(argv):
         got = {s: [] for s in settings}
         for _ in range(a.runs):
             for threads, batch in settings:
-                got[(threads, batch)].append(run(a.bench_binary, config, threads, batch, a.seconds))
+                got[(threads, batch)].append(
+                    run(a.bench_binary, config, threads, a.seconds, "train", extra=("--batch", str(batch))))
         for (threads, batch), lines in got.items():
             med = lambda key: statistics.median(line[key] for line in lines)
             busy = ", ".join(f"{statistics.median(line['train_thread_busy_us'][k] for line in lines):.1f}"

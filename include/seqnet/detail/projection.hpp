@@ -125,14 +125,13 @@ inline void gather_rows(const std::int32_t* id, Index rows, const Eigen::MatrixB
   for (; j < cols; ++j) gather_columns<1>(id, rows, P, b, j, G, scale);
 }
 
-/// G = P[ids] + b for all ids (with `scale` as above). With `padded`, G gets padded_rows(ids.size()) rows
-/// (for per-step access), else exactly ids.size().
+/// G = P[ids] + b for all ids: G is resized to ids.size() x P.cols().
 template <typename T, typename DP, typename DB>
 inline void gather_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DP>& P,
-                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded = false, const T* scale = nullptr) {
+                        const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
   const Index rows = static_cast<Index>(ids.size());
-  G.resize(padded ? padded_rows<T>(rows) : rows, P.cols());
-  gather_rows(ids.data(), rows, P, b, G, scale);
+  G.resize(rows, P.cols());
+  gather_rows(ids.data(), rows, P, b, G);
 }
 
 template <typename T>
@@ -166,14 +165,6 @@ inline void project_dense_rows(const Eigen::MatrixBase<DX>& X, const Eigen::Matr
   rec_mul_acc(X, W, Gx);  // G = b + X W
 }
 
-/// G = X W + b for a dense X; G is resized as in gather_rows.
-template <typename T, typename DX, typename DW, typename DB>
-inline void project_dense(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DW>& W,
-                          const Eigen::MatrixBase<DB>& b, Matrix<T>& G, bool padded) {
-  G.resize(padded ? padded_rows<T>(X.rows()) : X.rows(), W.cols());
-  project_dense_rows(X, W, b, G);
-}
-
 /// Rows r0 .. r0+rows of G = X W + b, into the first `rows` rows of a G that already has that many: a gather
 /// of rows of W for one-hot X (`ids` its ids, read_ids), the kernel for dense X.
 template <typename T, typename DerivedW, typename DerivedB>
@@ -186,14 +177,12 @@ inline void project_input_rows(const SeqBatch<T>& x, const std::vector<std::int3
     project_dense_rows(x.values.middleRows(r0, rows), W, b, G);
 }
 
-/// G = X W + b: G is resized to rows x W.cols() (padded_rows(rows) x W.cols() with `padded`). For one-hot X,
-/// `ids` holds its ids (read_ids).
+/// G = X W + b: G is resized to rows x W.cols(). For one-hot X, `ids` holds its ids (read_ids).
 template <typename T, typename DerivedW, typename DerivedB>
 inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids,
-                          const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G,
-                          bool padded = false) {
+                          const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G) {
   const Index rows = x.values.rows();
-  G.resize(padded ? padded_rows<T>(rows) : rows, W.cols());
+  G.resize(rows, W.cols());
   project_input_rows(x, ids, 0, rows, W, b, G);
 }
 

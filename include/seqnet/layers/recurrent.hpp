@@ -227,7 +227,7 @@ class Recurrent : public Layer<T> {
   }
 
   /// G = X' W + b_row, X' = X (.* M_x when input dropout is on); one GEMM (or a gather for one-hot input).
-  /// G has detail::padded_rows(T*B) rows: the step blocks are read column by column inside the loop.
+  /// G is sized by resize_steps: the step blocks are read column by column inside the loop.
   /// In Mode::Eval nothing is kept for a backward, so G can hold one step only, filled by step_gates at each
   /// step: the (T*B) x kH matrix is then never written to memory and read back (3.3 MB per layer for 100
   /// steps at batch 256, H = 8, which cost more than the products). Not
@@ -243,28 +243,22 @@ class Recurrent : public Layer<T> {
     }
     const Index table_rows = fused ? P_.rows() : x.shape.encoding == Encoding::OneHot ? W.rows() : 0;
     stepwise_ = !train_ && table_rows * W.cols() * static_cast<Index>(sizeof(T)) <= kStepwiseTableBytes;
-    if (stepwise_) {
-      G.resize(detail::padded_rows<T>(B_), W.cols());
-      return;
-    }
-    if (fused) {
-      detail::gather_rows(ids_, P_, b, G, true);  // G = P[ids] + b
-      return;
-    }
-    if (!drop_x_) {
-      detail::project_input(x, ids_, W, b, G, true);
-      return;
-    }
     const Index rows = T_ * B_;
-    if (x.shape.encoding == Encoding::OneHot) {
+    resize_steps(G, stepwise_ ? B_ : rows, W.cols());
+    if (stepwise_) return;
+    if (fused) {
+      detail::gather_rows(ids_.data(), rows, P_, b, G);  // G = P[ids] + b
+    } else if (!drop_x_) {
+      detail::project_input_rows(x, ids_, 0, rows, W, b, G);  // G = X W + b
+    } else if (x.shape.encoding == Encoding::OneHot) {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
-      detail::gather_rows(ids_, W, b, G, true, xs_.data());
+      detail::gather_rows(ids_.data(), rows, W, b, G, xs_.data());
     } else {
       Xd_.resize(rows, D_);
       for (Index t = 0; t < T_; ++t) Xd_.middleRows(t * B_, B_) = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
-      detail::project_dense(Xd_, W, b, G, true);  // G = X' W + b
+      detail::project_dense_rows(Xd_, W, b, G);  // G = X' W + b
     }
   }
 

@@ -825,48 +825,47 @@ class Sequential {
     });
   }
 
+  // grads_ := the sum of the `slices` replicas' gradients, one piece of the parameters per thread.
+  void sum_all_gradients(int slices) {
+    if (slices > 1) run_param_pieces([&](int, Index lo, Index hi) { sum_gradients(slices, lo, hi); });
+  }
+
   // Gradient of the batch (summed over threads into grads_); returns (loss sum, metric sums).
   std::pair<double, std::vector<double>> gradients_on(const Tensor<T>& x, const Tensor<T>& y, const Index* idx,
                                                       Index b) {
     auto r = slice_gradients(x, y, idx, b);
-    if (r.first > 1) run_param_pieces([&](int, Index lo, Index hi) { sum_gradients(r.first, lo, hi); });
+    sum_all_gradients(r.first);
     return r.second;
   }
 
   // A full step; returns the loss SUM of the batch and sets last_status_.
-  //
-  // After the slices, the rest is element-wise over the flat parameters and runs on the threads, one piece
-  // each: the sum of the replicas' gradients, clipping by value, the snapshot for undoing the step, the
-  // optimizer's update and the finiteness check of the new values. Only clipping by global norm needs the
-  // whole summed gradient first.
   double train_step(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b,
                     std::vector<double>* metric_sums) {
     const auto start = std::chrono::steady_clock::now();
     draw_slice_seeds();
-    auto sr = slice_gradients(x, y, idx, b);
-    const int slices = sr.first;
-    // Counts the update phase however the step ends.
-    struct UpdateTimer {
-      StepTiming& t;
-      std::chrono::steady_clock::time_point start;
-      ~UpdateTimer() { t.update += seconds_since(start); }
-    } update_timer{timing_, record_slice_timing(start, slices)};
-    auto& r = sr.second;
-    if (metric_sums) *metric_sums = r.second;
+    const auto sr = slice_gradients(x, y, idx, b);
+    const auto update_start = record_slice_timing(start, sr.first);
+    if (metric_sums) *metric_sums = sr.second.second;
+    const double loss = sr.second.first;
+    last_status_ = update_values(sr.first, loss);
+    timing_.update += seconds_since(update_start);
+    return loss;
+  }
+
+  // The update phase of a step whose `slices` replicas hold their gradients and whose loss sum is `loss`;
+  // returns what it did. Everything here is element-wise over the flat parameters and runs on the threads,
+  // one piece each: the sum of the replicas' gradients, clipping by value, the snapshot for undoing the step,
+  // the optimizer's update and the finiteness check of the new values. Only clipping by global norm needs
+  // the whole summed gradient first.
+  StepStatus update_values(int slices, double loss) {
+    if (!std::isfinite(loss)) return StepStatus::NonFiniteLoss;
     const Index np = num_params();
-    if (!std::isfinite(r.first)) {
-      last_status_ = StepStatus::NonFiniteLoss;
-      return r.first;
-    }
     const bool by_norm = compile_opt_.global_clipnorm > 0;
     if (by_norm) {
       // A NaN/inf gradient with a finite loss is rare; it is caught by the check of the values after the
       // step, or here, where clipping by norm needs the norm anyway.
-      if (slices > 1) run_param_pieces([&](int, Index lo, Index hi) { sum_gradients(slices, lo, hi); });
-      if (!std::isfinite(global_norm(grads_.data(), np))) {
-        last_status_ = StepStatus::NonFiniteGradient;
-        return r.first;
-      }
+      sum_all_gradients(slices);
+      if (!std::isfinite(global_norm(grads_.data(), np))) return StepStatus::NonFiniteGradient;
       clip_by_global_norm(grads_.data(), np, compile_opt_.global_clipnorm);
     }
     snapshot_.resize(values_.size());
@@ -880,14 +879,9 @@ class Sequential {
         if (!detail::all_finite(values_.data() + lo, hi - lo)) finite_[static_cast<std::size_t>(k)] = 0;
       });
     });
-    if (std::find(finite_.begin(), finite_.end(), 0) != finite_.end()) {
-      std::copy(snapshot_.begin(), snapshot_.end(), values_.begin());
-      last_status_ =
-          detail::all_finite(grads_.data(), np) ? StepStatus::NonFiniteWeights : StepStatus::NonFiniteGradient;
-      return r.first;
-    }
-    last_status_ = StepStatus::Ok;
-    return r.first;
+    if (std::find(finite_.begin(), finite_.end(), 0) == finite_.end()) return StepStatus::Ok;
+    std::copy(snapshot_.begin(), snapshot_.end(), values_.begin());
+    return detail::all_finite(grads_.data(), np) ? StepStatus::NonFiniteWeights : StepStatus::NonFiniteGradient;
   }
 
   // Adds a step's slices phase (from `start`, over `slices` slices) to timing_; returns the time it ended.
