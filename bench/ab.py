@@ -42,8 +42,10 @@ def main(argv):
     p.add_argument("--phase", default="both", choices=["train", "infer", "both"])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=1.0, help="time budget of each phase of each run")
+    p.add_argument("--batch", type=int, help="training batch size (default: the configuration's)")
     a = p.parse_args(argv)
     phases = ["train", "infer"] if a.phase == "both" else [a.phase]
+    extra = ("--batch", str(a.batch)) if a.batch else ()
     after_env = dict(os.environ)
     for item in a.after_env:
         name, sep, value = item.partition("=")
@@ -57,7 +59,7 @@ def main(argv):
             got = {"before": {ph: [] for ph in phases}, "after": {ph: [] for ph in phases}}
             for _ in range(a.rounds):
                 for side, binary, env in (("before", a.before, None), ("after", a.after, after_env)):
-                    line = run(binary, config, threads, a.seconds, a.phase, env)
+                    line = run(binary, config, threads, a.seconds, a.phase, env, extra)
                     for ph in phases:
                         got[side][ph].append(line[ph + "_samples_per_s"])
             for ph in phases:

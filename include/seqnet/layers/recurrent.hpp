@@ -236,25 +236,39 @@ class Recurrent : public Layer<T> {
   /// column of it (`big_lstm` inference reads a 20 MB table).
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
-    const bool fused = is_fused_input(x);
+    const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot;
+    const Index rows = T_ * B_;
     if (fused) {
       P_.setZero(emb_->param(0).rows(), W.cols());
       detail::rec_mul_acc(emb_->param(0), W, P_);  // P = E W
     }
-    const Index table_rows = fused ? P_.rows() : x.shape.encoding == Encoding::OneHot ? W.rows() : 0;
+    const Index table_rows = fused ? P_.rows() : onehot ? W.rows() : 0;
+    // The gathers read the table transposed (Q = P^T or W^T, one table row per column): worth its copy when
+    // the batch reads at least as many rows as the table has; always for P, which is built per batch anyway.
+    by_table_ = fused || (onehot && rows >= table_rows);
+    if (by_table_) {
+      Q_.resize(W.cols(), table_rows);
+      if (fused)
+        detail::transpose_into(detail::cols_of(P_), P_.rows(), P_.cols(), detail::mutable_cols_of(Q_));
+      else
+        detail::transpose_into(detail::cols_of(W), W.rows(), W.cols(), detail::mutable_cols_of(Q_));
+    }
     stepwise_ = !train_ && table_rows * W.cols() * static_cast<Index>(sizeof(T)) <= kStepwiseTableBytes;
-    const Index rows = T_ * B_;
     resize_steps(G, stepwise_ ? B_ : rows, W.cols());
     if (stepwise_) return;
-    if (fused) {
-      detail::gather_rows(ids_.data(), rows, P_, b, G);  // G = P[ids] + b
-    } else if (!drop_x_) {
-      detail::project_input_rows(x, ids_, 0, rows, W, b, G);  // G = X W + b
-    } else if (x.shape.encoding == Encoding::OneHot) {
+    const T* scale = nullptr;
+    if (onehot && drop_x_) {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
-      detail::gather_rows(ids_.data(), rows, W, b, G, xs_.data());
+      scale = xs_.data();
+    }
+    if (by_table_) {
+      gather_from_table(ids_.data(), rows, b, G, scale);  // G = P[ids] + b, or W[ids] (.* m) + b
+    } else if (onehot) {
+      detail::gather_rows(ids_.data(), rows, W, b, G, scale);
+    } else if (!drop_x_) {
+      detail::project_dense_rows(x.values, W, b, G);  // G = X W + b
     } else {
       Xd_.resize(rows, D_);
       for (Index t = 0; t < T_; ++t) Xd_.middleRows(t * B_, B_) = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
@@ -268,8 +282,8 @@ class Recurrent : public Layer<T> {
   auto step_gates(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G,
                   Index t) {
     if (!stepwise_) return G.middleRows(t * B_, B_);
-    if (is_fused_input(x))
-      detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
+    if (by_table_)
+      gather_from_table(ids_.data() + t * B_, B_, b, G);  // G_t = P[ids_t] + b
     else
       detail::project_input_rows(x, ids_, t * B_, B_, W, b, G);  // G_t = X_t W + b
     return G.middleRows(0, B_);
@@ -323,6 +337,13 @@ class Recurrent : public Layer<T> {
       for (Index t = 0; t < T_; ++t) Hd_.middleRows(t * B_, B_) = Hprev.middleRows(t * B_, B_).cwiseProduct(Mh_);
       detail::tn_mul_acc(Hd_, dR, dU);  // dU += (H_prev .* M_h)^T dR
     }
+  }
+
+  /// The first `rows` rows of G = (table rows ids[0 .. rows)) (.* scale) + b, from the transposed table Q_.
+  template <typename DB>
+  void gather_from_table(const std::int32_t* ids, Index rows, const Eigen::MatrixBase<DB>& b, Matrix<T>& G,
+                         const T* scale = nullptr) const {
+    detail::gather_table_rows(ids, rows, detail::cols_of(Q_), Q_.rows(), b, detail::mutable_cols_of(G), scale);
   }
 
   /// Input step read at processing step s.
@@ -390,6 +411,8 @@ class Recurrent : public Layer<T> {
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
   Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
+  Matrix<T> Q_;                     // the table the gathers read, transposed: P^T (fused) or W^T (one-hot)
+  bool by_table_ = false;           // G is gathered from Q_ (see project)
   bool stepwise_ = false;           // G holds one step, filled by step_gates (see project)
   std::vector<std::int32_t> ids_;   // one-hot or fused input: the ids of the last forward
   detail::RowMajorMatrix<T> work_;  // scatter workspace
