@@ -6,6 +6,7 @@
 
 #include <seqnet/layers/layer.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -128,6 +129,54 @@ void randomize(seqnet::Layer<T>& l, std::uint64_t seed, double lo = 0.6) {
   seqnet::Rng rng(seed);
   for (auto& p : l.params())
     for (Index i = 0; i < p.value.size(); ++i) p.value.data()[i] = static_cast<T>(rng.uniform(-lo, lo));
+}
+
+// The same layer in double and in float, the float one with the double one's parameters, on one dense
+// batch: forward in `mode` (the same dropout masks: one Rng seed) and, in Mode::Train, backward of the same
+// dy. Returns the largest difference of the outputs, dx and the parameter gradients, each over the largest
+// magnitude of its double values. With float's SIMD math this compares the float-only paths (the fused step)
+// with the double path.
+template <template <typename> class L, typename O>
+double float_double_gap(Index units, const O& opts, Index steps, Index batch, Index features, seqnet::Mode mode) {
+  L<double> d(units, opts);
+  L<float> f(units, opts);
+  const seqnet::Shape in = seqnet::Shape::sequence(steps, features);
+  d.build(in);
+  f.build(in);
+  randomize(d, 17);
+  copy_params(d, f);
+  const auto x = random_batch(in, batch, 3);
+  seqnet::SeqBatch<float> xf;
+  xf.batch = batch;
+  xf.shape = x.shape;
+  xf.values = x.values.template cast<float>();
+  const auto gap = [](const seqnet::Matrix<double>& want, const seqnet::Matrix<double>& got) {
+    return (want - got).cwiseAbs().maxCoeff() / std::max(1e-3, want.cwiseAbs().maxCoeff());
+  };
+  seqnet::Rng rd(9), rf(9);
+  const seqnet::Matrix<double> yd = d.forward(x, mode, &rd).values;
+  double worst = gap(yd, f.forward(xf, mode, &rf).values.template cast<double>());
+  if (mode == seqnet::Mode::Train) {
+    seqnet::SeqBatch<double> dy;
+    dy.batch = batch;
+    dy.shape = d.output_shape();
+    dy.values = random_batch(seqnet::Shape::vector(yd.cols()), yd.rows(), 4).values;
+    seqnet::SeqBatch<float> dyf;
+    dyf.batch = batch;
+    dyf.shape = dy.shape;
+    dyf.values = dy.values.template cast<float>();
+    d.set_input_grad(true);
+    f.set_input_grad(true);
+    d.zero_grad();
+    f.zero_grad();
+    const seqnet::Matrix<double> dxd = d.backward(dy).values;
+    worst = std::max(worst, gap(dxd, f.backward(dyf).values.template cast<double>()));
+    auto pd = d.params();
+    auto pf = f.params();
+    for (std::size_t k = 0; k < pd.size(); ++k)
+      worst = std::max(worst, gap(pd[k].grad, pf[k].grad.template cast<double>()));
+  }
+  return worst;
 }
 
 }  // namespace seqnet_test

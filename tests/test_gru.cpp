@@ -220,6 +220,19 @@ TEST_CASE("GRU: float forward agrees with double", "[gru][float]") {
         1e-5);
 }
 
+TEST_CASE("GRU: the fused float step agrees with double on every row path", "[gru][float]") {
+  // As for the LSTM: 53 rows reach every row path of the fused step (H <= 16, reset_after, float); H = 17
+  // and reset_after = false take the unfused one.
+  for (Index H : {3, 8, 16, 17}) {
+    for (const GRUOptions& o : {opts(true, false), opts(false, true, 0.0, 0.3), opts(true, false, 0.0, 0.0, false)}) {
+      INFO("H " << H << " go_backwards " << o.go_backwards << " recurrent dropout " << o.recurrent_dropout
+                << " reset_after " << o.reset_after);
+      CHECK(float_double_gap<GRU>(H, o, 6, 53, 5, Mode::Eval) < 2e-5);
+      CHECK(float_double_gap<GRU>(H, o, 6, 53, 5, Mode::Train) < 2e-4);
+    }
+  }
+}
+
 TEST_CASE("GRU: configuration round trip and errors", "[gru][errors]") {
   GRU<float> l(6, opts(true, true, 0.1, 0.2, false));
   CHECK(GRU<float>::from_config(l.config())->config() == l.config());

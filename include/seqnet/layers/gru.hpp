@@ -26,6 +26,7 @@
 /// Cache (Mode::Train): G holds [z r hh] per step, S the states, RH = R_h (reset_after) or r .* h'
 ///   (otherwise) per step, the dropped inputs when dropout is on.
 
+#include "seqnet/detail/fused_step.hpp"
 #include "seqnet/layers/recurrent.hpp"
 
 namespace seqnet {
@@ -96,12 +97,22 @@ class GRU final : public Recurrent<T> {
     if (reset_after_) R_.resize(B, 3 * H);
     if (this->masked_) hn_.resize(B, H);
     const bool fast = standard_step();
+    [[maybe_unused]] const bool fused = fast && H <= detail::kFusedStepMaxUnits;
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = this->step_gates(x, this->param(0), bias.topRows(1), G_, t);
       auto rh = RH_.middleRows(tr, B);
       // hp = h': the previous state as it enters the step (dropped with recurrent dropout).
       const auto step = [&](const auto& hp) {
+        if constexpr (detail::fused_step_packets<T>()) {
+          if (fused) {
+            detail::gru_step_fused(detail::GruStep<T>{B, H, detail::cols_of(hp), detail::cols_of(this->param(1)),
+                                                      detail::Cols<const T>{bias.data() + 1, bias.outerStride()},
+                                                      detail::mutable_cols_of(Gt), detail::mutable_cols_of(rh),
+                                                      detail::mutable_cols_of(S_.middleRows(cr, B))});
+            return;
+          }
+        }
         if (fast)
           step_standard(Gt, hp, rh, S_.middleRows(cr, B));
         else

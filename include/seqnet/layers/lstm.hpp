@@ -19,6 +19,7 @@
 /// Cache (Mode::Train): G holds the gate activations [i f g o] per step, S the states, C the cells,
 ///   TC = a(c~_t) of the unmasked new cell per step, the dropped inputs when dropout is on.
 
+#include "seqnet/detail/fused_step.hpp"
 #include "seqnet/layers/recurrent.hpp"
 
 namespace seqnet {
@@ -91,9 +92,22 @@ class LSTM final : public Recurrent<T> {
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
     const Index B = this->B_, steps = this->T_;
     const bool standard = standard_step();
+    [[maybe_unused]] const bool fused = standard && this->units() <= detail::kFusedStepMaxUnits;
     for (Index s = 0; s < steps; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
+      if constexpr (detail::fused_step_packets<T>()) {
+        if (fused) {
+          const auto hp =
+              this->drop_h_ ? detail::cols_of(this->dropped_prev(S_, pr)) : detail::cols_of(S_.middleRows(pr, B));
+          detail::lstm_step_fused(detail::LstmStep<T>{
+              B, this->units(), hp, detail::cols_of(U), detail::mutable_cols_of(Gt),
+              detail::cols_of(C_.middleRows(pr, B)), detail::mutable_cols_of(C_.middleRows(cr, B)),
+              detail::mutable_cols_of(TC_.middleRows(tr, B)), detail::mutable_cols_of(S_.middleRows(cr, B))});
+          this->emit(S_, s, cr, x, y);
+          continue;
+        }
+      }
       if (this->drop_h_)
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else

@@ -1,0 +1,203 @@
+#pragma once
+/// \file
+/// The forward step of the LSTM and GRU layers with Keras' activations, for layers of a few units
+/// (H <= kFusedStepMaxUnits) in float: per block of rows, each unit's gate columns of the recurrent product
+/// are summed in SIMD registers, and the nonlinearities, the new cell and the new state are computed from
+/// those registers before anything is stored. The unfused step writes G_t += h' U (or R_t = h' U + rb) to
+/// memory, reads it back column by column for the nonlinearities, and pays the product's tile dispatch and
+/// each column's loop set-up at every step: at a 32-row slice (a 64-sample batch on two threads) those
+/// costs weigh as much as the arithmetic.
+///
+/// All matrices are column-major blocks given as Cols (detail/cols.hpp).
+
+#include "seqnet/core/types.hpp"
+#include "seqnet/detail/cols.hpp"
+
+#include <Eigen/Core>
+
+#include <cmath>
+
+namespace seqnet {
+namespace detail {
+
+/// Layers with more units keep the unfused step: their product is a register-tiled GEMM of its own
+/// (small_gemm_acc), and the h' packets of a row block no longer stay in L1 across all units.
+constexpr Index kFusedStepMaxUnits = 16;
+
+/// Whether scalar type T has the SIMD packets the fused step needs: the exponential, tanh and division (float
+/// with Eigen's default fast math; not double). The layers test it with `if constexpr`: the packet code does
+/// not compile for a type without them.
+template <typename T>
+constexpr bool fused_step_packets() {
+  using Traits = Eigen::internal::packet_traits<T>;
+  return Traits::Vectorizable && Traits::HasExp && Traits::HasTanh && Traits::HasDiv;
+}
+
+/// acc[i][g] += sum over k < H of h'(r0 + i*PS + lane, k) U(k, g*H + j): gate g of unit j for MR packets of
+/// rows, k ascending (the order of small_gemm_acc, so both steps add the same terms in the same order).
+template <int MR, int NG, typename T, typename P>
+inline void unit_gate_sums(Index r0, Index j, Index H, Cols<const T> hp, Cols<const T> U, P (&acc)[MR][NG]) {
+  namespace ei = Eigen::internal;
+  constexpr Index PS = ei::unpacket_traits<P>::size;
+  for (Index k = 0; k < H; ++k) {
+    P a[MR];
+    for (int i = 0; i < MR; ++i) a[i] = ei::ploadu<P>(hp.col(k) + r0 + i * PS);
+    for (int g = 0; g < NG; ++g) {
+      const P u = ei::pset1<P>(U.col(g * H + j)[k]);
+      for (int i = 0; i < MR; ++i) acc[i][g] = ei::pmadd(a[i], u, acc[i][g]);
+    }
+  }
+}
+
+/// The same for one row r, in scalar code.
+template <int NG, typename T>
+inline void unit_gate_sums_row(Index r, Index j, Index H, Cols<const T> hp, Cols<const T> U, T (&acc)[NG]) {
+  for (Index k = 0; k < H; ++k) {
+    const T a = hp.col(k)[r];
+    for (int g = 0; g < NG; ++g) acc[g] += a * U.col(g * H + j)[k];
+  }
+}
+
+/// One LSTM step: on entry G (B x 4H) holds X_t W + b; on return the activated gates i, f, g, o (what the
+/// backward reads), with c = f .* c_prev + i .* g, tc = tanh(c), h = o .* tc, where the gate
+/// pre-activations are G + h' U (U: H x 4H).
+template <typename T>
+struct LstmStep {
+  Index B, H;
+  Cols<const T> hp, U;  // h' (B x H), the recurrent kernel
+  Cols<T> G;            // the step's gates
+  Cols<const T> cp;     // c_prev (B x H)
+  Cols<T> c, tc, h;     // new cell, its tanh, new state (B x H each)
+};
+
+template <int MR, typename T>
+inline void lstm_step_rows(Index r0, const LstmStep<T>& s) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr Index PS = ei::packet_traits<T>::size;
+  const ei::scalar_logistic_op<T> sigmoid;
+  const Index H = s.H;
+  for (Index j = 0; j < H; ++j) {
+    P acc[MR][4];
+    for (int i = 0; i < MR; ++i)
+      for (int g = 0; g < 4; ++g) acc[i][g] = ei::ploadu<P>(s.G.col(g * H + j) + r0 + i * PS);
+    unit_gate_sums<MR, 4>(r0, j, H, s.hp, s.U, acc);
+    for (int i = 0; i < MR; ++i) {
+      const Index r = r0 + i * PS;
+      const P ig = sigmoid.packetOp(acc[i][0]), fg = sigmoid.packetOp(acc[i][1]), gg = ei::ptanh(acc[i][2]),
+              og = sigmoid.packetOp(acc[i][3]);
+      ei::pstoreu(s.G.col(j) + r, ig);
+      ei::pstoreu(s.G.col(H + j) + r, fg);
+      ei::pstoreu(s.G.col(2 * H + j) + r, gg);
+      ei::pstoreu(s.G.col(3 * H + j) + r, og);
+      const P c = ei::padd(ei::pmul(fg, ei::ploadu<P>(s.cp.col(j) + r)), ei::pmul(ig, gg));
+      const P tc = ei::ptanh(c);
+      ei::pstoreu(s.c.col(j) + r, c);
+      ei::pstoreu(s.tc.col(j) + r, tc);
+      ei::pstoreu(s.h.col(j) + r, ei::pmul(og, tc));
+    }
+  }
+}
+
+template <typename T>
+inline void lstm_step_row(Index r, const LstmStep<T>& s) {
+  const Eigen::internal::scalar_logistic_op<T> sigmoid;
+  const Index H = s.H;
+  for (Index j = 0; j < H; ++j) {
+    T acc[4];
+    for (int g = 0; g < 4; ++g) acc[g] = s.G.col(g * H + j)[r];
+    unit_gate_sums_row<4>(r, j, H, s.hp, s.U, acc);
+    const T ig = sigmoid(acc[0]), fg = sigmoid(acc[1]), gg = std::tanh(acc[2]), og = sigmoid(acc[3]);
+    s.G.col(j)[r] = ig;
+    s.G.col(H + j)[r] = fg;
+    s.G.col(2 * H + j)[r] = gg;
+    s.G.col(3 * H + j)[r] = og;
+    const T c = fg * s.cp.col(j)[r] + ig * gg;
+    const T tc = std::tanh(c);
+    s.c.col(j)[r] = c;
+    s.tc.col(j)[r] = tc;
+    s.h.col(j)[r] = og * tc;
+  }
+}
+
+/// The whole step: blocks of two packets of rows, then one packet, then the rows left one by one.
+template <typename T>
+inline void lstm_step_fused(const LstmStep<T>& s) {
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  Index r = 0;
+  for (; r + 2 * PS <= s.B; r += 2 * PS) lstm_step_rows<2>(r, s);
+  for (; r + PS <= s.B; r += PS) lstm_step_rows<1>(r, s);
+  for (; r < s.B; ++r) lstm_step_row(r, s);
+}
+
+/// One GRU step (reset_after, Keras' activations): on entry G (B x 3H) holds X_t W + b; with
+/// R = h' U + rb (U: H x 3H, rb: the recurrent bias row), on return G holds z = sigmoid(G_z + R_z),
+/// r = sigmoid(G_r + R_r), hh = tanh(G_h + r .* R_h); rh = R_h (kept for the backward);
+/// h = z .* h' + (1 - z) .* hh.
+template <typename T>
+struct GruStep {
+  Index B, H;
+  Cols<const T> hp, U;  // h' (B x H), the recurrent kernel
+  Cols<const T> rb;     // the recurrent bias, a row: entry c at rb.col(c)[0]
+  Cols<T> G;            // the step's gates
+  Cols<T> rh, h;        // R_h cache, new state (B x H each)
+};
+
+template <int MR, typename T>
+inline void gru_step_rows(Index r0, const GruStep<T>& s) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr Index PS = ei::packet_traits<T>::size;
+  const ei::scalar_logistic_op<T> sigmoid;
+  const Index H = s.H;
+  const P one = ei::pset1<P>(T(1));
+  for (Index j = 0; j < H; ++j) {
+    P acc[MR][3];
+    for (int i = 0; i < MR; ++i)
+      for (int g = 0; g < 3; ++g) acc[i][g] = ei::pset1<P>(s.rb.col(g * H + j)[0]);
+    unit_gate_sums<MR, 3>(r0, j, H, s.hp, s.U, acc);
+    for (int i = 0; i < MR; ++i) {
+      const Index r = r0 + i * PS;
+      const P z = sigmoid.packetOp(ei::padd(ei::ploadu<P>(s.G.col(j) + r), acc[i][0]));
+      const P rg = sigmoid.packetOp(ei::padd(ei::ploadu<P>(s.G.col(H + j) + r), acc[i][1]));
+      const P hh = ei::ptanh(ei::padd(ei::ploadu<P>(s.G.col(2 * H + j) + r), ei::pmul(rg, acc[i][2])));
+      ei::pstoreu(s.G.col(j) + r, z);
+      ei::pstoreu(s.G.col(H + j) + r, rg);
+      ei::pstoreu(s.G.col(2 * H + j) + r, hh);
+      ei::pstoreu(s.rh.col(j) + r, acc[i][2]);
+      const P h = ei::padd(ei::pmul(z, ei::ploadu<P>(s.hp.col(j) + r)), ei::pmul(ei::psub(one, z), hh));
+      ei::pstoreu(s.h.col(j) + r, h);
+    }
+  }
+}
+
+template <typename T>
+inline void gru_step_row(Index r, const GruStep<T>& s) {
+  const Eigen::internal::scalar_logistic_op<T> sigmoid;
+  const Index H = s.H;
+  for (Index j = 0; j < H; ++j) {
+    T acc[3];
+    for (int g = 0; g < 3; ++g) acc[g] = s.rb.col(g * H + j)[0];
+    unit_gate_sums_row<3>(r, j, H, s.hp, s.U, acc);
+    const T z = sigmoid(s.G.col(j)[r] + acc[0]);
+    const T rg = sigmoid(s.G.col(H + j)[r] + acc[1]);
+    const T hh = std::tanh(s.G.col(2 * H + j)[r] + rg * acc[2]);
+    s.G.col(j)[r] = z;
+    s.G.col(H + j)[r] = rg;
+    s.G.col(2 * H + j)[r] = hh;
+    s.rh.col(j)[r] = acc[2];
+    s.h.col(j)[r] = z * s.hp.col(j)[r] + (T(1) - z) * hh;
+  }
+}
+
+template <typename T>
+inline void gru_step_fused(const GruStep<T>& s) {
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  Index r = 0;
+  for (; r + 2 * PS <= s.B; r += 2 * PS) gru_step_rows<2>(r, s);
+  for (; r + PS <= s.B; r += PS) gru_step_rows<1>(r, s);
+  for (; r < s.B; ++r) gru_step_row(r, s);
+}
+
+}  // namespace detail
+}  // namespace seqnet
