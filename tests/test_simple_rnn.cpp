@@ -187,6 +187,21 @@ TEST_CASE("SimpleRNN: float forward agrees with double", "[simple_rnn][float]") 
         1e-5);
 }
 
+TEST_CASE("SimpleRNN: the fused float step agrees with double on every row path", "[simple_rnn][float]") {
+  // As for the LSTM: 53 rows reach every row path of the fused step (H <= 16, tanh, float); H = 17 and the
+  // relu activation take the unfused one.
+  SimpleRNNOptions relu = opts(true, false);
+  relu.activation = Activation::Relu;
+  for (Index H : {3, 8, 16, 17}) {
+    for (const SimpleRNNOptions& o : {opts(true, false), opts(false, true, 0.0, 0.3), relu}) {
+      INFO("H " << H << " go_backwards " << o.go_backwards << " recurrent dropout " << o.recurrent_dropout
+                << " activation " << to_string(o.activation));
+      CHECK(float_double_gap<SimpleRNN>(H, o, 6, 53, 5, Mode::Eval) < 2e-5);
+      CHECK(float_double_gap<SimpleRNN>(H, o, 6, 53, 5, Mode::Train) < 2e-4);
+    }
+  }
+}
+
 TEST_CASE("SimpleRNN: configuration round trip and errors", "[simple_rnn][errors]") {
   SimpleRNNOptions o = opts(true, true, 0.1, 0.2);
   o.activation = Activation::Relu;

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The forward step of the LSTM and GRU layers with Keras' activations, for layers of a few units
+/// The forward step of the SimpleRNN, LSTM and GRU layers with Keras' activations, for layers of a few units
 /// (H <= kFusedStepMaxUnits) in float: per block of rows, each unit's gate columns of the recurrent product
 /// are summed in SIMD registers, and the nonlinearities, the new cell and the new state are computed from
 /// those registers before anything is stored. The unfused step writes G_t += h' U (or R_t = h' U + rb) to
@@ -56,6 +56,46 @@ inline void unit_gate_sums_row(Index r, Index j, Index H, Cols<const T> hp, Cols
     const T a = hp.col(k)[r];
     for (int g = 0; g < NG; ++g) acc[g] += a * U.col(g * H + j)[k];
   }
+}
+
+/// One SimpleRNN step with tanh: h = tanh(G + h' U), G (B x H) holding X_t W + b (left as it is).
+template <typename T>
+struct RnnStep {
+  Index B, H;
+  Cols<const T> hp, U;  // h' (B x H), the recurrent kernel (H x H)
+  Cols<const T> G;      // the step's X_t W + b
+  Cols<T> h;            // new state
+};
+
+template <int MR, typename T>
+inline void rnn_step_rows(Index r0, const RnnStep<T>& s) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr Index PS = ei::packet_traits<T>::size;
+  for (Index j = 0; j < s.H; ++j) {
+    P acc[MR][1];
+    for (int i = 0; i < MR; ++i) acc[i][0] = ei::ploadu<P>(s.G.col(j) + r0 + i * PS);
+    unit_gate_sums<MR, 1>(r0, j, s.H, s.hp, s.U, acc);
+    for (int i = 0; i < MR; ++i) ei::pstoreu(s.h.col(j) + r0 + i * PS, ei::ptanh(acc[i][0]));
+  }
+}
+
+template <typename T>
+inline void rnn_step_row(Index r, const RnnStep<T>& s) {
+  for (Index j = 0; j < s.H; ++j) {
+    T acc[1] = {s.G.col(j)[r]};
+    unit_gate_sums_row<1>(r, j, s.H, s.hp, s.U, acc);
+    s.h.col(j)[r] = std::tanh(acc[0]);
+  }
+}
+
+template <typename T>
+inline void rnn_step_fused(const RnnStep<T>& s) {
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  Index r = 0;
+  for (; r + 2 * PS <= s.B; r += 2 * PS) rnn_step_rows<2>(r, s);
+  for (; r + PS <= s.B; r += PS) rnn_step_rows<1>(r, s);
+  for (; r < s.B; ++r) rnn_step_row(r, s);
 }
 
 /// One LSTM step: on entry G (B x 4H) holds X_t W + b; on return the activated gates i, f, g, o (what the

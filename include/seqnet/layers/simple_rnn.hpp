@@ -11,6 +11,7 @@
 /// Dropout: x_t .* M_x, and h_{t-1} .* M_h inside h_{t-1} U (one mask per sequence, recurrent.hpp).
 /// Cache (Mode::Train): G holds h~_t per step, S the states, the dropped inputs when dropout is on.
 
+#include "seqnet/detail/fused_step.hpp"
 #include "seqnet/layers/recurrent.hpp"
 
 namespace seqnet {
@@ -73,9 +74,20 @@ class SimpleRNN final : public Recurrent<T> {
     const auto& U = this->param(1);
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
     const bool tanh_path = tanh_step();
+    [[maybe_unused]] const bool fused = tanh_path && H <= detail::kFusedStepMaxUnits;
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t);
       auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
+      if constexpr (detail::fused_step_packets<T>()) {
+        if (fused) {
+          const auto hp =
+              this->drop_h_ ? detail::cols_of(this->dropped_prev(S_, pr)) : detail::cols_of(S_.middleRows(pr, B));
+          detail::rnn_step_fused(detail::RnnStep<T>{B, H, hp, detail::cols_of(U), detail::cols_of(Gt),
+                                                    detail::mutable_cols_of(S_.middleRows(cr, B))});
+          this->emit(S_, s, cr, x, y);
+          continue;
+        }
+      }
       if (this->drop_h_)
         detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
@@ -141,8 +153,9 @@ class SimpleRNN final : public Recurrent<T> {
 
  private:
   /// Keras' default activation without a mask: the step's activation and its gradient run column by column
-  /// from and into S (h_t = tanh(G_t), dG_t = dh .* (1 - h_t^2)), and G keeps the pre-activation values.
-  /// Otherwise G holds a(G_t) after the step and the block expressions handle any activation and the mask.
+  /// from and into S (h_t = tanh(G_t), dG_t = dh .* (1 - h_t^2)); nothing reads G after the step (the
+  /// fused step, up to 16 units in float, leaves it at X_t W + b). Otherwise G holds a(G_t) after the step
+  /// and the block expressions handle any activation and the mask.
   bool tanh_step() const { return this->activation() == Activation::Tanh && !this->masked_; }
 
   Matrix<T> G_, S_;
