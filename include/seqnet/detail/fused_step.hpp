@@ -98,6 +98,55 @@ inline void rnn_step_fused(const RnnStep<T>& s) {
   for (; r < s.B; ++r) rnn_step_row(r, s);
 }
 
+/// The backward of one SimpleRNN step with tanh: dG = dh .* (1 - h^2), then dh_{t-1} = (dG U^T) (.* M_h
+/// with recurrent dropout). Per packet of rows, the H packets of dG stay in registers between the two.
+template <typename T>
+struct RnnStepGrads {
+  Index B, H;
+  Cols<const T> h, U;  // the step's new state (B x H), the recurrent kernel
+  Cols<T> dh;          // in: dL/dh_t; out: dL/dh_{t-1}
+  Cols<T> dG;          // out: the step's pre-activation gradient
+  Cols<const T> Mh;    // the recurrent dropout mask (B x H), or data == nullptr
+};
+
+template <typename T>
+inline void rnn_step_grads_fused(const RnnStepGrads<T>& s) {
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr Index PS = ei::packet_traits<T>::size;
+  const Index H = s.H;
+  eigen_assert(H <= kFusedStepMaxUnits);
+  const P one = ei::pset1<P>(T(1));
+  Index r = 0;
+  for (; r + PS <= s.B; r += PS) {
+    P g[kFusedStepMaxUnits];
+    for (Index k = 0; k < H; ++k) {
+      const P hk = ei::ploadu<P>(s.h.col(k) + r);
+      g[k] = ei::pmul(ei::ploadu<P>(s.dh.col(k) + r), ei::psub(one, ei::pmul(hk, hk)));
+      ei::pstoreu(s.dG.col(k) + r, g[k]);
+    }
+    for (Index j = 0; j < H; ++j) {
+      P acc = ei::pset1<P>(T(0));
+      for (Index k = 0; k < H; ++k) acc = ei::pmadd(g[k], ei::pset1<P>(s.U.col(k)[j]), acc);
+      if (s.Mh.data) acc = ei::pmul(acc, ei::ploadu<P>(s.Mh.col(j) + r));
+      ei::pstoreu(s.dh.col(j) + r, acc);
+    }
+  }
+  for (; r < s.B; ++r) {
+    T g[kFusedStepMaxUnits];
+    for (Index k = 0; k < H; ++k) {
+      const T hk = s.h.col(k)[r];
+      g[k] = s.dh.col(k)[r] * (T(1) - hk * hk);
+      s.dG.col(k)[r] = g[k];
+    }
+    for (Index j = 0; j < H; ++j) {
+      T acc = T(0);
+      for (Index k = 0; k < H; ++k) acc += g[k] * s.U.col(k)[j];
+      s.dh.col(j)[r] = s.Mh.data ? acc * s.Mh.col(j)[r] : acc;
+    }
+  }
+}
+
 /// One LSTM step: on entry G (B x 4H) holds X_t W + b; on return the activated gates i, f, g, o (what the
 /// backward reads), with c = f .* c_prev + i .* g, tc = tanh(c), h = o .* tc, where the gate
 /// pre-activations are G + h' U (U: H x 4H).

@@ -117,10 +117,20 @@ class SimpleRNN final : public Recurrent<T> {
     dh_.setZero(B, H);
     if (this->drop_h_) tmp_.resize(B, H);
     const bool tanh_path = tanh_step();
+    [[maybe_unused]] const bool fused = tanh_path && H <= detail::kFusedStepMaxUnits;
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s);
       this->add_output_grad(dy, s, dh_);
       auto dGt = dG_.middleRows(t * B, B);
+      if constexpr (detail::fused_step_packets<T>()) {
+        if (fused) {
+          detail::rnn_step_grads_fused(
+              detail::RnnStepGrads<T>{B, H, detail::cols_of(S_.middleRows(this->cur_row(s, t), B)), detail::cols_of(U),
+                                      detail::mutable_cols_of(dh_), detail::mutable_cols_of(dGt),
+                                      this->drop_h_ ? detail::cols_of(this->Mh_) : detail::Cols<const T>{nullptr, 0}});
+          continue;
+        }
+      }
       if (tanh_path) {
         // dG_t = dh .* (1 - h_t^2) and dh = 0, in one pass over each column (h_t from S, see do_forward).
         const auto h = S_.middleRows(this->cur_row(s, t), B);
