@@ -109,7 +109,8 @@ TEST_CASE("Fused embedding: a table too large to gather step by step gives the s
           "[fused][eval]") {
   // Evaluation gathers each step's rows of P = E W as the loop reaches it, unless P is larger than
   // Recurrent::kStepwiseTableBytes; then it gathers all steps first, as training does. 20,000 x kH doubles is
-  // over that limit for every layer here; the unfused path reads dense input step by step.
+  // over that limit for every layer here, and over kTransposedTableBytes (the gather reads P's columns, not a
+  // transposed copy); the unfused path reads dense input step by step.
   const Index vocab = 20000;
   REQUIRE(vocab * 4 * 3 * static_cast<Index>(sizeof(double)) > Recurrent<double>::kStepwiseTableBytes);
   for (bool back : {false, true}) {
