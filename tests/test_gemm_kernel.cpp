@@ -2,20 +2,16 @@
 // C += A M: full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and
 // both orders of M (h U and dG U^T). C += A^T B: full and partial tiles of C, k-lengths below, at and beyond
 // a packet and a chunk (with and without a tail), blocks with a column stride. Float and double.
+#include "kernel_helpers.hpp"
+
 #include <catch2/catch.hpp>
 #include <seqnet/core/rng.hpp>
 #include <seqnet/detail/gemm_kernel.hpp>
 
 using namespace seqnet;
+using seqnet_test::random_matrix;
 
 namespace {
-
-template <typename T>
-Matrix<T> random_matrix(Index r, Index c, Rng& rng) {
-  Matrix<T> m(r, c);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<T>(rng.uniform(-1.0, 1.0));
-  return m;
-}
 
 template <typename T>
 void check_shapes(double tol) {

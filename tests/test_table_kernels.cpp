@@ -2,6 +2,8 @@
 // every path: full S x S tiles, half-packet tiles for the columns left (8 of 24), scalar columns, the rows
 // beyond the last full packet, and none at all. Repeated ids in the scatter, the per-row scale of a dropped
 // one-hot input, blocks with a column stride. Float and double.
+#include "kernel_helpers.hpp"
+
 #include <catch2/catch.hpp>
 #include <seqnet/core/rng.hpp>
 #include <seqnet/detail/projection.hpp>
@@ -10,15 +12,9 @@
 #include <vector>
 
 using namespace seqnet;
+using seqnet_test::random_matrix;
 
 namespace {
-
-template <typename T>
-Matrix<T> random_matrix(Index r, Index c, Rng& rng) {
-  Matrix<T> m(r, c);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<T>(rng.uniform(-1.0, 1.0));
-  return m;
-}
 
 std::vector<std::int32_t> random_ids(Index n, Index depth, Rng& rng) {
   std::vector<std::int32_t> ids(static_cast<std::size_t>(n));

@@ -16,6 +16,7 @@
 #include <Eigen/Core>
 
 #include <cmath>
+#include <type_traits>
 
 namespace seqnet {
 namespace detail {
@@ -58,6 +59,17 @@ inline void unit_gate_sums_row(Index r, Index j, Index H, Cols<const T> hp, Cols
   }
 }
 
+/// The row blocks of a step: rows(std::integral_constant<int, 2>{}, r) for each block of two SIMD packets of
+/// rows from r, then rows(std::integral_constant<int, 1>{}, r) for one packet, then row(r) for each row left.
+template <typename T, typename Rows, typename Row>
+inline void for_row_blocks(Index B, Rows&& rows, Row&& row) {
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  Index r = 0;
+  for (; r + 2 * PS <= B; r += 2 * PS) rows(std::integral_constant<int, 2>{}, r);
+  for (; r + PS <= B; r += PS) rows(std::integral_constant<int, 1>{}, r);
+  for (; r < B; ++r) row(r);
+}
+
 /// One SimpleRNN step with tanh: h = tanh(G + h' U), G (B x H) holding X_t W + b (left as it is).
 template <typename T>
 struct RnnStep {
@@ -91,11 +103,8 @@ inline void rnn_step_row(Index r, const RnnStep<T>& s) {
 
 template <typename T>
 inline void rnn_step_fused(const RnnStep<T>& s) {
-  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
-  Index r = 0;
-  for (; r + 2 * PS <= s.B; r += 2 * PS) rnn_step_rows<2>(r, s);
-  for (; r + PS <= s.B; r += PS) rnn_step_rows<1>(r, s);
-  for (; r < s.B; ++r) rnn_step_row(r, s);
+  for_row_blocks<T>(
+      s.B, [&](auto mr, Index r) { rnn_step_rows<decltype(mr)::value>(r, s); }, [&](Index r) { rnn_step_row(r, s); });
 }
 
 /// The backward of one SimpleRNN step with tanh: dG = dh .* (1 - h^2), then dh_{t-1} = (dG U^T) (.* M_h
@@ -209,14 +218,10 @@ inline void lstm_step_row(Index r, const LstmStep<T>& s) {
   }
 }
 
-/// The whole step: blocks of two packets of rows, then one packet, then the rows left one by one.
 template <typename T>
 inline void lstm_step_fused(const LstmStep<T>& s) {
-  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
-  Index r = 0;
-  for (; r + 2 * PS <= s.B; r += 2 * PS) lstm_step_rows<2>(r, s);
-  for (; r + PS <= s.B; r += PS) lstm_step_rows<1>(r, s);
-  for (; r < s.B; ++r) lstm_step_row(r, s);
+  for_row_blocks<T>(
+      s.B, [&](auto mr, Index r) { lstm_step_rows<decltype(mr)::value>(r, s); }, [&](Index r) { lstm_step_row(r, s); });
 }
 
 /// One GRU step (reset_after, Keras' activations): on entry G (B x 3H) holds X_t W + b; with
@@ -281,11 +286,8 @@ inline void gru_step_row(Index r, const GruStep<T>& s) {
 
 template <typename T>
 inline void gru_step_fused(const GruStep<T>& s) {
-  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
-  Index r = 0;
-  for (; r + 2 * PS <= s.B; r += 2 * PS) gru_step_rows<2>(r, s);
-  for (; r + PS <= s.B; r += PS) gru_step_rows<1>(r, s);
-  for (; r < s.B; ++r) gru_step_row(r, s);
+  for_row_blocks<T>(
+      s.B, [&](auto mr, Index r) { gru_step_rows<decltype(mr)::value>(r, s); }, [&](Index r) { gru_step_row(r, s); });
 }
 
 }  // namespace detail
