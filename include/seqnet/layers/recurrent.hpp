@@ -270,7 +270,8 @@ class Recurrent : public Layer<T> {
       scale = xs_.data();
     }
     if (by_table_) {
-      gather_from_table(ids_.data(), rows, b, G, scale);  // G = P[ids] + b, or W[ids] (.* m) + b
+      // Step by step, as step_gates reaches each block: the step then reads its rows from L1.
+      scale_ = scale;
     } else if (fused) {
       detail::gather_rows(ids_.data(), rows, P_, b, G);  // G = P[ids] + b
     } else if (onehot) {
@@ -289,7 +290,13 @@ class Recurrent : public Layer<T> {
   template <typename DW, typename DB>
   auto step_gates(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G,
                   Index t) {
-    if (!stepwise_) return G.middleRows(t * B_, B_);
+    if (!stepwise_) {
+      if (by_table_)  // G_t = P[ids_t] + b, or W[ids_t] (.* m) + b, into G's block of step t
+        detail::gather_table_rows(ids_.data() + t * B_, B_, detail::cols_of(Q_), Q_.rows(), b,
+                                  detail::mutable_cols_of(G.middleRows(t * B_, B_)),
+                                  scale_ ? scale_ + t * B_ : nullptr);
+      return G.middleRows(t * B_, B_);
+    }
     if (by_table_)
       gather_from_table(ids_.data() + t * B_, B_, b, G);  // G_t = P[ids_t] + b
     else if (is_fused_input(x))
@@ -422,7 +429,8 @@ class Recurrent : public Layer<T> {
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
   Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
   Matrix<T> Q_;                     // the table the gathers read, transposed: P^T (fused) or W^T (one-hot)
-  bool by_table_ = false;           // G is gathered from Q_ (see project)
+  bool by_table_ = false;           // G is gathered from Q_, step by step (see project, step_gates)
+  const T* scale_ = nullptr;        // with by_table_: the one-hot dropout scale of each row, or none
   bool stepwise_ = false;           // G holds one step, filled by step_gates (see project)
   std::vector<std::int32_t> ids_;   // one-hot or fused input: the ids of the last forward
   detail::RowMajorMatrix<T> work_;  // scatter workspace
