@@ -232,12 +232,14 @@ class Recurrent : public Layer<T> {
 
   /// G = X' W + b_row, X' = X (.* M_x when input dropout is on); one GEMM (or a gather for one-hot input).
   /// G is sized by resize_steps: the step blocks are read column by column inside the loop.
+  /// Ids gathered from a transposed table (by_table_, see below) are gathered step by step, as step_gates
+  /// reaches each block, so the step reads its rows from L1.
   /// In Mode::Eval nothing is kept for a backward, so G can hold one step only, filled by step_gates at each
   /// step: the (T*B) x kH matrix is then never written to memory and read back (3.3 MB per layer for 100
   /// steps at batch 256, H = 8, which cost more than the products). Not
-  /// when ids are gathered from a table larger than kStepwiseTableBytes: the gather of all steps at once
-  /// walks the table a few columns at a time, which keeps them in cache, while one step's rows touch every
-  /// column of it (`big_lstm` inference reads a 20 MB table).
+  /// when ids are gathered column by column from a table larger than kStepwiseTableBytes: the gather of all
+  /// steps at once walks the table a few columns at a time, which keeps them in cache, while one step's rows
+  /// touch every column of it (`big_lstm` inference reads a 20 MB table).
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot;
@@ -259,23 +261,18 @@ class Recurrent : public Layer<T> {
       else
         detail::transpose_into(detail::cols_of(W), W.rows(), W.cols(), detail::mutable_cols_of(Q_));
     }
-    stepwise_ = !train_ && table_bytes <= kStepwiseTableBytes;
+    stepwise_ = !train_ && (by_table_ || table_bytes <= kStepwiseTableBytes);
     resize_steps(G, stepwise_ ? B_ : rows, W.cols());
-    if (stepwise_) return;
-    const T* scale = nullptr;
     if (onehot && drop_x_) {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
-      scale = xs_.data();
     }
-    if (by_table_) {
-      // Step by step, as step_gates reaches each block: the step then reads its rows from L1.
-      scale_ = scale;
-    } else if (fused) {
+    if (stepwise_ || by_table_) return;  // filled by step_gates
+    if (fused) {
       detail::gather_rows(ids_.data(), rows, P_, b, G);  // G = P[ids] + b
     } else if (onehot) {
-      detail::gather_rows(ids_.data(), rows, W, b, G, scale);
+      detail::gather_rows(ids_.data(), rows, W, b, G, drop_x_ ? xs_.data() : nullptr);  // G = W[ids] (.* m) + b
     } else if (!drop_x_) {
       detail::project_dense_rows(x.values, W, b, G);  // G = X W + b
     } else {
@@ -285,25 +282,20 @@ class Recurrent : public Layer<T> {
     }
   }
 
-  /// The gate block of input step t: rows t*B .. t*B+B of G, or, when project chose to go step by step
-  /// (evaluation), G_t = X_t W + b computed now into the first B rows of G.
+  /// The gate block of input step t: rows t*B .. t*B+B of G (the first B rows when project chose one step's
+  /// buffer, in evaluation), filled now when project left it to the loop: G_t = X_t W + b.
   template <typename DW, typename DB>
   auto step_gates(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G,
                   Index t) {
-    if (!stepwise_) {
-      if (by_table_)  // G_t = P[ids_t] + b, or W[ids_t] (.* m) + b, into G's block of step t
-        detail::gather_table_rows(ids_.data() + t * B_, B_, detail::cols_of(Q_), Q_.rows(), b,
-                                  detail::mutable_cols_of(G.middleRows(t * B_, B_)),
-                                  scale_ ? scale_ + t * B_ : nullptr);
-      return G.middleRows(t * B_, B_);
-    }
-    if (by_table_)
-      gather_from_table(ids_.data() + t * B_, B_, b, G);  // G_t = P[ids_t] + b
-    else if (is_fused_input(x))
+    auto Gt = G.middleRows(stepwise_ ? 0 : t * B_, B_);
+    if (by_table_)  // G_t = P[ids_t] + b, or W[ids_t] (.* m) + b (one-hot input dropout: training only)
+      detail::gather_table_rows(ids_.data() + t * B_, B_, detail::cols_of(Q_), Q_.rows(), b,
+                                detail::mutable_cols_of(Gt), drop_x_ ? xs_.data() + t * B_ : nullptr);
+    else if (stepwise_ && is_fused_input(x))
       detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
-    else
+    else if (stepwise_)
       detail::project_input_rows(x, ids_, t * B_, B_, W, b, G);  // G_t = X_t W + b
-    return G.middleRows(0, B_);
+    return Gt;
   }
 
   /// Sizes a matrix that the time loop reads step block by step block (states, per-step caches, gate
@@ -354,13 +346,6 @@ class Recurrent : public Layer<T> {
       for (Index t = 0; t < T_; ++t) Hd_.middleRows(t * B_, B_) = Hprev.middleRows(t * B_, B_).cwiseProduct(Mh_);
       detail::tn_mul_acc(Hd_, dR, dU);  // dU += (H_prev .* M_h)^T dR
     }
-  }
-
-  /// The first `rows` rows of G = (table rows ids[0 .. rows)) (.* scale) + b, from the transposed table Q_.
-  template <typename DB>
-  void gather_from_table(const std::int32_t* ids, Index rows, const Eigen::MatrixBase<DB>& b, Matrix<T>& G,
-                         const T* scale = nullptr) const {
-    detail::gather_table_rows(ids, rows, detail::cols_of(Q_), Q_.rows(), b, detail::mutable_cols_of(G), scale);
   }
 
   /// Input step read at processing step s.
@@ -430,7 +415,6 @@ class Recurrent : public Layer<T> {
   Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
   Matrix<T> Q_;                     // the table the gathers read, transposed: P^T (fused) or W^T (one-hot)
   bool by_table_ = false;           // G is gathered from Q_, step by step (see project, step_gates)
-  const T* scale_ = nullptr;        // with by_table_: the one-hot dropout scale of each row, or none
   bool stepwise_ = false;           // G holds one step, filled by step_gates (see project)
   std::vector<std::int32_t> ids_;   // one-hot or fused input: the ids of the last forward
   detail::RowMajorMatrix<T> work_;  // scatter workspace
