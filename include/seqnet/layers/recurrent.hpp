@@ -107,8 +107,9 @@ class Recurrent : public Layer<T> {
   Activation activation() const { return s_.activation; }
   Activation recurrent_activation() const { return s_.recurrent_activation; }
 
-  /// Largest table (rows x kH values) that an evaluation forward gathers from step by step (see
-  /// project): half of a 1 MiB L2, so the table stays in cache across steps.
+  /// Largest table (rows x kH values) that an evaluation forward gathers from step by step column by column
+  /// (see project; a transposed table is always gathered step by step): half of a 1 MiB L2, so the table
+  /// stays in cache across steps.
   static constexpr Index kStepwiseTableBytes = 512 * 1024;
   /// The gathers read a transposed copy of the table up to this size, built per forward (see project);
   /// beyond it the copy is a pass through memory that costs more than the column gather it replaces
