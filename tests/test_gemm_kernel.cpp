@@ -1,7 +1,8 @@
 // The register-tiled products of detail/gemm_kernel.hpp against Eigen's, over shapes that reach every path.
 // C += A M: full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and
-// both orders of M (h U and dG U^T). C += A^T B: full and partial tiles of C, k-lengths below, at and beyond
-// a packet and a chunk (with and without a tail), blocks with a column stride. Float and double.
+// both orders of M (h U and dG U^T), accumulating into C or starting from a bias row or zero. C += A^T B: full and
+// partial tiles of C, k-lengths below, at and beyond a packet and a chunk (with and without a tail), blocks with a
+// column stride. Float and double.
 #include "kernel_helpers.hpp"
 
 #include <catch2/catch.hpp>
@@ -36,6 +37,27 @@ void check_shapes(double tol) {
         CHECK(C1.bottomRows(2) == C0.bottomRows(2));
         CHECK(C2.row(0) == C0.row(0));
         CHECK(C2.bottomRows(2) == C0.bottomRows(2));
+
+        // C = A M + 1 b (b row 1 of a 2-row matrix: entries 2 apart, as GRU's recurrent bias), C = A Mt^T:
+        // whatever C held before is overwritten, rows outside the block untouched.
+        const Matrix<T> bias = random_matrix<T>(2, n, rng);
+        Matrix<T> C3 = C0, C4 = C0;
+        detail::rec_mul_set(A, M, C3.middleRows(1, rows), bias.data() + 1, bias.outerStride());
+        detail::rec_mul_t_set(A, Mt, C4.middleRows(1, rows));
+        const Matrix<T> with_bias = (A * M).rowwise() + bias.row(1);
+        const Matrix<T> product = A * M;
+        CHECK(C3.middleRows(1, rows).isApprox(with_bias, tol));
+        CHECK(C4.middleRows(1, rows).isApprox(product, tol));
+        CHECK(C3.row(0) == C0.row(0));
+        CHECK(C3.bottomRows(2) == C0.bottomRows(2));
+        CHECK(C4.row(0) == C0.row(0));
+        CHECK(C4.bottomRows(2) == C0.bottomRows(2));
+        // Starting from the bias in registers adds the same terms in the same order as filling C with the
+        // bias and accumulating: the same bits.
+        Matrix<T> C5 = C0;
+        for (Index j = 0; j < n; ++j) C5.col(j).segment(1, rows).setConstant(bias(1, j));
+        detail::rec_mul_acc(A, M, C5.middleRows(1, rows));
+        CHECK(C3 == C5);
       }
 }
 

@@ -301,9 +301,7 @@ inline void scatter_rows(const std::vector<std::int32_t>& ids, const Eigen::Matr
 template <typename T, typename DX, typename DW, typename DB>
 inline void project_dense_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DW>& W,
                                const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
-  auto Gx = G.topRows(X.rows());
-  Gx.rowwise() = b.row(0);
-  rec_mul_acc(X, W, Gx);  // G = b + X W
+  rec_mul_set(X, W, G.topRows(X.rows()), b.derived().data(), b.derived().outerStride());  // G = b + X W
 }
 
 /// Rows r0 .. r0+rows of G = X W + b, into the first `rows` rows of a G that already has that many: a gather

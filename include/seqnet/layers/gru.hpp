@@ -218,8 +218,7 @@ class GRU final : public Recurrent<T> {
   template <typename DH>
   void recurrent_product(const DH& hp) {
     const auto& bias = this->param(2);
-    for (Index j = 0; j < R_.cols(); ++j) R_.col(j).setConstant(bias(1, j));
-    detail::rec_mul_acc(hp, this->param(1), R_);
+    detail::rec_mul_set(hp, this->param(1), R_, bias.data() + 1, bias.outerStride());
   }
 
   /// The forward step as block expressions, any activations, either reset mode, with or without a mask
