@@ -50,11 +50,11 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 /// lda, C column stride ldc, and M(k, j) is m[k * msk + j * msj]: the per-step recurrent products h U and
 /// dG U^T, and the projections X W and dG W^T. Z is C itself (accumulate: C += A M), else the bias b[j * bs]
 /// in every row of column j (zero without b). Starting from the bias in registers saves the projections two
-/// passes over their output (filling it with the bias, then reading it back), which for an output larger
-/// than the L2 cache cost as much as the products (G = X W + b, 6,400 x 32 floats). Register-tiled over 2
-/// SIMD packets of rows x NR columns (NR = 8 with 32 vector registers, else 4). It beats Eigen's GEMM on the
-/// per-step shapes at every size measured (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512): Eigen packs both
-/// operands on every call, a cost the short k loops do not amortise (measured with `seqnet_bench
+/// passes over their output (filling it with the bias, then reading it back); for G = X W + b of 6,400 x 32
+/// floats the fill alone took half as long as the product (`perf` of `emb_lstm2` training). Register-tiled
+/// over 2 SIMD packets of rows x NR columns (NR = 8 with 32 vector registers, else 4). It beats Eigen's GEMM
+/// on the per-step shapes at every size measured (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512): Eigen
+/// packs both operands on every call, a cost the short k loops do not amortise (measured with `seqnet_bench
 /// --kernels`: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against 94).
 /// Rows beyond the last full packet go through Eigen.
 template <typename T>
