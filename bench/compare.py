@@ -3,8 +3,9 @@
 
     /usr/bin/python3 bench/compare.py --bench-binary build-bench/bench/seqnet_bench --out table.md
 
-For every configuration and thread count, each round runs seqnet then PyTorch (A B A B ...), so slow drifts
-of a shared machine hit both alike; the table holds the median of the rounds. It also runs
+For every configuration, each round runs seqnet then PyTorch (A B A B ...) at each thread count in turn, so
+slow drifts of a shared machine hit both frameworks, and the 1- and 2-thread runs of the thread-scaling
+ratios, alike; the table holds the median of the rounds. It also runs
 `seqnet_bench --gemm` once per thread count for Eigen's SGEMM rate and the measured FMA peak, and reports the
 GFLOP/s achieved by the large LSTM configurations and which targets of the performance issue are met.
 Standard library only.
@@ -117,8 +118,8 @@ def main(argv):
     results = {}  # (framework, config, threads) -> list of dicts
     errors = {}
     for c in configs:
-        for t in threads:
-            for r in range(a.rounds):
+        for r in range(a.rounds):
+            for t in threads:
                 # One warm-up step is enough for the large models (a step takes about a second there).
                 common = ["--config", c, "--threads", str(t), "--seconds", sec, "--warmup", "1" if c in BIG else "3"]
                 for fw, cmd in (("seqnet", [binary] + common), ("pytorch", [a.python, torch_script] + common)):
