@@ -296,12 +296,12 @@ inline void scatter_rows(const std::vector<std::int32_t>& ids, const Eigen::Matr
 #pragma GCC diagnostic pop
 #endif
 
-/// The first X.rows() rows of G = X W + b for a dense, column-major X, by the kernel of gemm_kernel.hpp, into
-/// a G that already has at least that many rows.
-template <typename T, typename DX, typename DW, typename DB>
+/// G = X W + b for a dense, column-major X, by the kernel of gemm_kernel.hpp (the bias starts the sums in
+/// registers), into a G (a block, say) of X.rows() rows; b is a row (or the first row of a block).
+template <typename DX, typename DW, typename DB, typename DG>
 inline void project_dense_rows(const Eigen::MatrixBase<DX>& X, const Eigen::MatrixBase<DW>& W,
-                               const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
-  rec_mul_set(X, W, G.topRows(X.rows()), b.derived().data(), b.derived().outerStride());  // G = b + X W
+                               const Eigen::MatrixBase<DB>& b, const Eigen::MatrixBase<DG>& G) {
+  rec_mul_set(X, W, G, b.derived().data(), b.derived().outerStride());  // G = b + X W
 }
 
 /// Rows r0 .. r0+rows of G = X W + b, into the first `rows` rows of a G that already has that many: a gather
@@ -313,7 +313,7 @@ inline void project_input_rows(const SeqBatch<T>& x, const std::vector<std::int3
   if (x.shape.encoding == Encoding::OneHot)
     gather_rows(ids.data() + r0, rows, W, b, G);  // a one-hot row times W is a row of W
   else
-    project_dense_rows(x.values.middleRows(r0, rows), W, b, G);
+    project_dense_rows(x.values.middleRows(r0, rows), W, b, G.topRows(rows));
 }
 
 /// G = X W + b: G is resized to rows x W.cols(). For one-hot X, `ids` holds its ids (read_ids).

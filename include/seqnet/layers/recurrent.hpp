@@ -234,20 +234,19 @@ class Recurrent : public Layer<T> {
   /// Prepares G = X' W + b_row, X' = X (.* M_x when input dropout is on), or a gather of table rows for ids.
   /// G is sized by resize_steps: the step blocks are read column by column inside the loop.
   /// Ids gathered from a transposed table (by_table_, see below) are gathered step by step, as step_gates
-  /// reaches each block, so the step reads its rows from L1; so is a dense input in training (per_step_):
-  /// each block G_t = X'_t W + b is computed when the loop reaches it and written once, by the step, where the
-  /// product of all steps at once wrote G before the loop and the loop read it back (G is 6,400 x 32 floats
-  /// for a batch of 64 x 100 steps into an 8-unit LSTM: more than the L2 cache holds with the layer's other
-  /// buffers).
-  /// In Mode::Eval nothing is kept for a backward, so G can hold one step only, filled by step_gates at each
-  /// step: the (T*B) x kH matrix is then never written to memory and read back (3.3 MB per layer for 100
-  /// steps at batch 256, H = 8, which cost more than the products). Not
-  /// when ids are gathered column by column from a table larger than kStepwiseTableBytes: the gather of all
-  /// steps at once walks the table a few columns at a time, which keeps them in cache, while one step's rows
-  /// touch every column of it (`big_lstm` inference reads a 20 MB table).
+  /// reaches each block, so the step reads its rows from L1; so is a dense input, always: each block
+  /// G_t = X'_t W + b is computed when the loop reaches it and written once, by the step, where the product of
+  /// all steps at once wrote G before the loop and the loop read it back (G is 6,400 x 32 floats for a batch
+  /// of 64 x 100 steps into an 8-unit LSTM: more than the L2 cache holds with the layer's other buffers).
+  /// In Mode::Eval nothing is kept for a backward, so G can hold one step only (stepwise_), filled by
+  /// step_gates at each step: the (T*B) x kH matrix is then never written to memory and read back (3.3 MB per
+  /// layer for 100 steps at batch 256, H = 8, which cost more than the products). Not when ids are gathered
+  /// column by column from a table larger than kStepwiseTableBytes: the gather of all steps at once walks the
+  /// table a few columns at a time, which keeps them in cache, while one step's rows touch every column of it
+  /// (`big_lstm` inference reads a 20 MB table).
   template <typename DW, typename DB>
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
-    const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot;
+    const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot, dense = !fused && !onehot;
     const Index rows = T_ * B_;
     if (fused) {
       P_.resize(emb_->param(0).rows(), W.cols());
@@ -267,15 +266,14 @@ class Recurrent : public Layer<T> {
         detail::transpose_into(detail::cols_of(W), W.rows(), W.cols(), detail::mutable_cols_of(Q_));
     }
     stepwise_ = !train_ && (by_table_ || table_bytes <= kStepwiseTableBytes);
-    per_step_ = train_ && !fused && !onehot;
     resize_steps(G, stepwise_ ? B_ : rows, W.cols());
     if (onehot && drop_x_) {
       // A dropped one-hot row is m(b, id) e_id, so its product with W is that scale times row id of W.
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
     }
-    if (per_step_ && drop_x_) Xd_.resize(rows, D_);   // X' = X .* M_x, filled step by step (backward reads it)
-    if (stepwise_ || by_table_ || per_step_) return;  // filled by step_gates
+    if (dense && drop_x_) Xd_.resize(rows, D_);   // X' = X .* M_x, filled step by step (backward reads it)
+    if (stepwise_ || by_table_ || dense) return;  // filled by step_gates
     // Left: ids read through a table that is not transposed, all steps at once (a table larger than
     // kTransposedTableBytes, or a batch of fewer rows than the table has; in evaluation only a table larger
     // than kStepwiseTableBytes).
@@ -294,16 +292,16 @@ class Recurrent : public Layer<T> {
     if (by_table_)  // G_t = P[ids_t] + b, or W[ids_t] (.* m) + b (one-hot input dropout: training only)
       detail::gather_table_rows(ids_.data() + t * B_, B_, detail::cols_of(Q_), Q_.rows(), b,
                                 detail::mutable_cols_of(Gt), drop_x_ ? xs_.data() + t * B_ : nullptr);
-    else if (per_step_ && drop_x_) {  // X'_t = X_t .* M_x; G_t = X'_t W + b
+    else if (x.shape.encoding == Encoding::Dense && drop_x_) {  // X'_t = X_t .* M_x; G_t = X'_t W + b
       auto Xt = Xd_.middleRows(t * B_, B_);
       Xt = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
-      detail::rec_mul_set(Xt, W, Gt, b.derived().data(), b.derived().outerStride());
-    } else if (per_step_)  // G_t = X_t W + b
-      detail::rec_mul_set(x.values.middleRows(t * B_, B_), W, Gt, b.derived().data(), b.derived().outerStride());
+      detail::project_dense_rows(Xt, W, b, Gt);
+    } else if (x.shape.encoding == Encoding::Dense)  // G_t = X_t W + b
+      detail::project_dense_rows(x.values.middleRows(t * B_, B_), W, b, Gt);
     else if (stepwise_ && is_fused_input(x))
       detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
     else if (stepwise_)
-      detail::project_input_rows(x, ids_, t * B_, B_, W, b, G);  // G_t = X_t W + b
+      detail::gather_rows(ids_.data() + t * B_, B_, W, b, G);  // G_t = W[ids_t] + b (one-hot, evaluation)
     return Gt;
   }
 
@@ -425,7 +423,6 @@ class Recurrent : public Layer<T> {
   Matrix<T> Q_;                     // the table the gathers read, transposed: P^T (fused) or W^T (one-hot)
   bool by_table_ = false;           // G is gathered from Q_, step by step (see project, step_gates)
   bool stepwise_ = false;           // G holds one step, filled by step_gates (see project)
-  bool per_step_ = false;           // dense input in training: G_t filled by step_gates (see project)
   std::vector<std::int32_t> ids_;   // one-hot or fused input: the ids of the last forward
   detail::RowMajorMatrix<T> work_;  // scatter workspace
 
