@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace seqnet {
 
@@ -90,15 +91,30 @@ inline double log_sum_exp_row(const Matrix<T>& z, Index r, double& max_out) {
   max_out = m;
   return m + std::log(s);
 }
+
+/// Position (row, column) of the first label, column by column, that check_labels rejects (not finite; for
+/// a sparse loss, not an integer in [0, outputs)), or (-1, -1) when every label is valid.
+template <typename Derived>
+std::pair<Index, Index> first_bad_label(LossKind kind, const Eigen::MatrixBase<Derived>& y_true, Index outputs) {
+  const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
+  using T = typename Derived::Scalar;
+  for (Index u = 0; u < y_true.cols(); ++u)
+    for (Index b = 0; b < y_true.rows(); ++b) {
+      const T v = y_true(b, u);
+      if (!std::isfinite(v) || (sparse && (v < T(0) || !(v < static_cast<T>(outputs)) || v != std::floor(v))))
+        return {b, u};
+    }
+  return {-1, -1};
+}
 }  // namespace detail
 
 /// Checks that y_true fits a prediction of `rows` x `outputs` for this loss; throws ShapeError (shape) or
 /// InvalidArgument (a NaN or infinite label, a sparse id that is not an integer in [0, outputs)).
 /// `where` prefixes every message ("fit: "). With steps > 1 row r is sample r / steps at step r % steps
 /// (a sequence output, sample-major), and messages name both.
-template <typename T>
-void check_labels(LossKind kind, const Matrix<T>& y_true, Index rows, Index outputs, const std::string& where,
-                  Index steps = 1) {
+template <typename Derived>
+void check_labels(LossKind kind, const Eigen::MatrixBase<Derived>& y_true, Index rows, Index outputs,
+                  const std::string& where, Index steps = 1) {
   const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
   const Index want_cols = sparse ? 1 : outputs;
   if (y_true.rows() != rows || y_true.cols() != want_cols) {
@@ -112,21 +128,17 @@ void check_labels(LossKind kind, const Matrix<T>& y_true, Index rows, Index outp
     throw ShapeError(msg);
   }
   if (sparse && outputs <= 0) throw ShapeError(where + to_string(kind) + ": the prediction has no classes");
-  const auto sample = [steps](Index r) {
-    return steps > 1 ? std::to_string(r / steps) + ", step " + std::to_string(r % steps) : std::to_string(r);
-  };
-  for (Index u = 0; u < y_true.cols(); ++u) {
-    for (Index b = 0; b < rows; ++b) {
-      const T v = y_true(b, u);
-      if (!std::isfinite(v))
-        throw InvalidArgument(where + to_string(kind) + ": label of sample " + sample(b) +
-                              (sparse ? "" : ", output " + std::to_string(u)) + " is " +
-                              detail::number(static_cast<double>(v)));
-      if (sparse && (v < T(0) || !(v < static_cast<T>(outputs)) || v != std::floor(v)))
-        throw InvalidArgument(where + to_string(kind) + ": class id " + detail::number(static_cast<double>(v)) +
-                              " of sample " + sample(b) + " is not an integer in [0, " + std::to_string(outputs) + ")");
-    }
-  }
+  const auto bad = detail::first_bad_label(kind, y_true, outputs);
+  if (bad.first < 0) return;
+  const Index b = bad.first, u = bad.second;
+  const std::string sample =
+      steps > 1 ? std::to_string(b / steps) + ", step " + std::to_string(b % steps) : std::to_string(b);
+  const double v = static_cast<double>(y_true(b, u));
+  if (!std::isfinite(v))
+    throw InvalidArgument(where + to_string(kind) + ": label of sample " + sample +
+                          (sparse ? "" : ", output " + std::to_string(u)) + " is " + detail::number(v));
+  throw InvalidArgument(where + to_string(kind) + ": class id " + detail::number(v) + " of sample " + sample +
+                        " is not an integer in [0, " + std::to_string(outputs) + ")");
 }
 
 /// The summed loss of probabilities y_pred against y_true; with dy, also scale * its gradient (dy is

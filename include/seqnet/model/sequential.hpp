@@ -625,14 +625,15 @@ class Sequential {
   }
 
   // Checks x against the input shape (rank, extents, finite values, ids); returns the sample count.
-  Index check_x(const Tensor<T>& x, const std::string& what) const {
+  Index check_x(const Tensor<T>& x, const char* what) const {
     const Shape& s = input_shape_;
-    std::vector<Index> want;
-    if (s.is_sequence()) want.push_back(s.steps);
-    if (s.encoding == Encoding::Dense) want.push_back(s.features);
-    bool ok = x.rank() >= 1 && static_cast<std::size_t>(x.rank()) == want.size() + 1;
-    for (std::size_t i = 0; ok && i < want.size(); ++i) ok = x.dim(static_cast<Index>(i + 1)) == want[i];
-    if (!ok && want.empty() && x.rank() == 2 && x.dim(1) == 1) ok = true;  // (samples, 1) ids
+    Index want[2] = {0, 0};  // the extents after the samples: [steps,] [features]
+    Index nw = 0;
+    if (s.is_sequence()) want[nw++] = s.steps;
+    if (s.encoding == Encoding::Dense) want[nw++] = s.features;
+    bool ok = x.rank() == nw + 1;
+    for (Index i = 0; ok && i < nw; ++i) ok = x.dim(i + 1) == want[i];
+    if (!ok && nw == 0 && x.rank() == 2 && x.dim(1) == 1) ok = true;  // (samples, 1) ids
     if (!ok)
       throw ShapeError(opt_.name + ": " + what + ": x has shape " + x.shape_string() + ", the model expects " +
                        expected_x_text());
@@ -654,8 +655,8 @@ class Sequential {
     Index depth = -1;
     if (s.encoding == Encoding::OneHot)
       depth = s.features;
-    else if (layers_.front()->config().has("input_dim"))
-      depth = static_cast<Index>(layers_.front()->config().get_int("input_dim"));
+    else if (const auto* emb = dynamic_cast<const Embedding<T>*>(layers_.front().get()))
+      depth = emb->input_dim();
     // One branch-free (vectorised) pass first; the loop below only runs to name the first bad id.
     const T limit = depth > 0 && depth < (Index(1) << 24) ? static_cast<T>(depth) : static_cast<T>(Index(1) << 24);
     if (detail::all_ids_below(v, x.size(), limit)) return n;
@@ -675,19 +676,17 @@ class Sequential {
   Index label_columns() const { return loss_ == LossKind::SparseCategoricalCrossentropy ? 1 : output_shape_.features; }
 
   // Checks x, and y against the output (samples, [steps,] outputs or 1 class id); returns the sample count.
-  Index check_data(const Tensor<T>& x, const Tensor<T>& y, const std::string& what) const {
+  Index check_data(const Tensor<T>& x, const Tensor<T>& y, const char* what) const {
     const Index n = check_x(x, what);
     const Index S = output_shape_.rows_per_sample(), C = label_columns();
-    std::vector<Index> want{n};
-    if (output_shape_.is_sequence()) want.push_back(output_shape_.steps);
-    want.push_back(C);
-    bool ok = y.shape() == want;
-    if (!ok && C == 1) {
-      want.pop_back();
-      ok = y.shape() == want;
-      want.push_back(C);
-    }
+    // y is (n, [steps,] C), or (n, [steps]) when C is 1.
+    const Index lead = output_shape_.is_sequence() ? 2 : 1, r = y.rank();
+    const bool ok = y.dim(0) == n && (lead == 1 || y.dim(1) == output_shape_.steps) &&
+                    ((r == lead + 1 && y.dim(lead) == C) || (r == lead && C == 1));
     if (!ok) {
+      std::vector<Index> want{n};
+      if (output_shape_.is_sequence()) want.push_back(output_shape_.steps);
+      want.push_back(C);
       if (y.rank() >= 1 && y.dim(0) != n)
         throw ShapeError(opt_.name + ": " + what + ": y has " + std::to_string(y.dim(0)) + " samples, x has " +
                          std::to_string(n));
@@ -696,10 +695,11 @@ class Sequential {
                        (loss_ == LossKind::SparseCategoricalCrossentropy ? " (one class id per sample)" : "") +
                        " for " + to_string(loss_) + " with " + std::to_string(output_shape_.features) + " outputs");
     }
-    // Labels as one row per output row, for the loss's own checks (0/1, class ids in range, finite).
-    Matrix<T> all =
-        Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(y.data(), n * S, C);
-    check_labels(loss_, all, n * S, output_shape_.features, opt_.name + ": " + what + ": y: ", S);
+    // Labels as one row per output row, for the loss's own checks (finite, class ids in range); the message
+    // prefix is only built for a batch that fails them.
+    const Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> all(y.data(), n * S, C);
+    if (detail::first_bad_label(loss_, all, output_shape_.features).first >= 0)
+      check_labels(loss_, all, n * S, output_shape_.features, opt_.name + ": " + what + ": y: ", S);
     return n;
   }
 
@@ -757,17 +757,17 @@ class Sequential {
     });
   }
 
-  // One dropout seed per step, drawn from the model's Rng; slice k derives its own stream from it.
-  void draw_slice_seeds() {
-    const std::uint64_t base = rng_.split();
-    for (std::size_t k = 0; k < workers_.size(); ++k) workers_[k].rng.seed(base + 0x9E3779B97F4A7C15ULL * k);
-  }
+  // One dropout seed per step, drawn from the model's Rng; slice k seeds its own stream from it when it
+  // starts, on its own thread (seeding a generator costs about half a microsecond, which the threads would
+  // otherwise wait for one after another).
+  void draw_slice_seeds() { slice_seed_ = rng_.split(); }
 
   // Forward + loss + backward of samples idx[0..b) on replica k; the loss gradient is scaled by `scale`.
   void slice_train(int k, const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b, T scale) {
     auto& L = stack(k);
     Worker& w = workers_[static_cast<std::size_t>(k)];
     w.begin = std::chrono::steady_clock::now();
+    w.rng.seed(slice_seed_ + 0x9E3779B97F4A7C15ULL * static_cast<std::uint64_t>(k));
     std::fill(grad_array(k), grad_array(k) + values_.size(), T(0));
     gather_x(x, idx, b, w.x);
     gather_y(y, idx, b, w.y);
@@ -987,6 +987,7 @@ class Sequential {
   std::vector<Replica> replicas_;
   StepTiming timing_;
   std::vector<Worker> workers_;
+  std::uint64_t slice_seed_ = 0;  // of the current step (draw_slice_seeds)
   // compile
   std::unique_ptr<Optimizer<T>> optimizer_;
   LossKind loss_ = LossKind::BinaryCrossentropy;
