@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Before/after throughput of two seqnet_bench binaries, run in turn (A B A B ...) so that a drift of the
-machine's speed affects both alike; prints the medians and their ratio as a Markdown table.
+machine's speed affects both alike; prints the medians and their ratio as a Markdown table, and the
+speed-up of the fastest tenth of steps and of the median step (the medians over the rounds of seqnet_bench's
+step-time quantiles): on a shared machine whose host slows a virtual CPU down for seconds at a time, the
+samples/s of a round follow those spells, while the fastest tenth of its steps shows the code's own speed.
+To compare two library versions with the same benchmark program, build both with the newer
+bench/seqnet_bench.cpp (a binary without the quantiles gets "-" there).
 
 Usage:
   git worktree add /tmp/before <commit>
@@ -52,20 +57,32 @@ def main(argv):
         if not sep or not name:
             p.error(f"--after-env wants NAME=VALUE, got {item!r}")
         after_env[name] = value
-    print("| config | threads | phase | before samples/s | after samples/s | after / before |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("| config | threads | phase | before samples/s | after samples/s | after / before "
+          "| speed-up, fastest tenth of steps | speed-up, median step |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    step_key = {"train": "train_step_us", "infer": "infer_batch_us"}
     for config in a.configs.split(","):
         for threads in [int(t) for t in a.threads.split(",")]:
-            got = {"before": {ph: [] for ph in phases}, "after": {ph: [] for ph in phases}}
+            got = {side: {ph: [] for ph in phases} for side in ("before", "after")}
+            steps = {side: {(ph, q): [] for ph in phases for q in ("p10", "p50")} for side in ("before", "after")}
             for _ in range(a.rounds):
                 for side, binary, env in (("before", a.before, None), ("after", a.after, after_env)):
                     line = run(binary, config, threads, a.seconds, a.phase, env, extra)
                     for ph in phases:
                         got[side][ph].append(line[ph + "_samples_per_s"])
+                        for q in ("p10", "p50"):
+                            key = f"{step_key[ph]}_{q}"
+                            if key in line:  # printed by seqnet_bench since the step quantiles were added
+                                steps[side][(ph, q)].append(line[key])
             for ph in phases:
                 b = statistics.median(got["before"][ph])
                 f = statistics.median(got["after"][ph])
-                print(f"| {config} | {threads} | {ph} | {b:,.0f} | {f:,.0f} | {f / b:.2f} |", flush=True)
+                speedups = []
+                for q in ("p10", "p50"):
+                    tb, ta = steps["before"][(ph, q)], steps["after"][(ph, q)]
+                    speedups.append(f"{statistics.median(tb) / statistics.median(ta):.3f}" if tb and ta else "-")
+                print(f"| {config} | {threads} | {ph} | {b:,.0f} | {f:,.0f} | {f / b:.2f} | {speedups[0]} "
+                      f"| {speedups[1]} |", flush=True)
     return 0
 
 

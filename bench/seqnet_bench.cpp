@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -124,19 +125,42 @@ double peak_rss_mb() {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-/// Runs step(i) `warmup` times, then until `seconds` have passed; returns calls per second and the count.
-std::pair<double, long> timed_loop(const std::function<void(long)>& step, int warmup, double seconds,
-                                   const std::function<void()>& after_warmup = {}) {
+/// What timed_loop measured: calls per second, the number of calls, and the fastest tenth and the median of
+/// the single calls' times in microseconds (the quantiles show the code's own speed when the host slows
+/// the machine down for a while: a slow spell moves the rate, and the median only if it lasts half the run).
+struct LoopRate {
+  double per_s = 0.0;
+  long calls = 0;
+  double p10_us = 0.0, p50_us = 0.0;
+};
+
+/// Runs step(i) `warmup` times, then until `seconds` have passed.
+LoopRate timed_loop(const std::function<void(long)>& step, int warmup, double seconds,
+                    const std::function<void()>& after_warmup = {}) {
   for (int i = 0; i < warmup; ++i) step(i);
   if (after_warmup) after_warmup();
-  long n = 0;
+  std::vector<double> call_us;
   const auto t0 = Clock::now();
+  auto last = t0;
   double elapsed = 0;
   do {
-    step(n++);
-    elapsed = seconds_since(t0);
+    step(static_cast<long>(call_us.size()));
+    const auto now = Clock::now();
+    call_us.push_back(std::chrono::duration<double, std::micro>(now - last).count());
+    last = now;
+    elapsed = std::chrono::duration<double>(now - t0).count();
   } while (elapsed < seconds);
-  return {static_cast<double>(n) / elapsed, n};
+  LoopRate r;
+  r.calls = static_cast<long>(call_us.size());
+  r.per_s = static_cast<double>(r.calls) / elapsed;
+  const auto quantile = [&](std::size_t num, std::size_t den) {
+    auto at = call_us.begin() + static_cast<std::ptrdiff_t>(call_us.size() * num / den);
+    std::nth_element(call_us.begin(), at, call_us.end());
+    return *at;
+  };
+  r.p10_us = quantile(1, 10);
+  r.p50_us = quantile(1, 2);
+  return r;
 }
 
 // ---- --gemm: the machine's reference rates ---------------------------------------------------------
@@ -163,7 +187,7 @@ double gemm_rate(Eigen::Index m, Eigen::Index k, Eigen::Index n, int threads, do
   };
   // The best of 5 blocks: the machine is shared, and this is a reference for what Eigen can reach.
   double best = 0;
-  for (int blk = 0; blk < 5; ++blk) best = std::max(best, timed_loop(run, blk == 0 ? 2 : 0, seconds / 5).first);
+  for (int blk = 0; blk < 5; ++blk) best = std::max(best, timed_loop(run, blk == 0 ? 2 : 0, seconds / 5).per_s);
   volatile float sink = C(0, 0);
   (void)sink;
   return best * 2.0 * static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n) * 1e-9;
@@ -236,8 +260,7 @@ int run_gemm(const Options& o) {
 
 /// Microseconds per call of fn, over about `seconds`.
 double time_us(const std::function<void()>& fn, double seconds) {
-  const auto r = timed_loop([&](long) { fn(); }, 2, seconds);
-  return 1e6 / r.first;
+  return 1e6 / timed_loop([&](long) { fn(); }, 2, seconds).per_s;
 }
 
 /// One JSON line per shape: the per-step products h U (B x H times H x 4H) and dG U^T (B x 4H times 4H x H)
@@ -379,7 +402,7 @@ int run_model(const Options& o) {
   const auto infer_x = random_ids(data_rng, kDataBatches, o.infer_batch, m.steps, m.vocab);
 
   double loss = 0;
-  const std::pair<double, long> skipped{0.0, 0};
+  const LoopRate skipped;
   const auto train = o.phase == "infer"
                          ? skipped
                          : timed_loop(
@@ -415,12 +438,13 @@ int run_model(const Options& o) {
       "\"infer_batch\": %ld, \"steps\": %ld, \"train_samples_per_s\": %.3f, \"infer_samples_per_s\": %.3f, "
       "\"train_batches\": %ld, \"infer_batches\": %ld, \"peak_rss_mb\": %.1f, \"params\": %ld, \"last_loss\": %.6f, "
       "\"train_slices_us\": %.2f, \"train_update_us\": %.2f, \"train_imbalance_us\": %.2f, "
-      "\"train_thread_busy_us\": %s, \"simd\": \"%s\"}\n",
+      "\"train_thread_busy_us\": %s, \"train_step_us_p10\": %.2f, \"train_step_us_p50\": %.2f, "
+      "\"infer_batch_us_p10\": %.2f, \"infer_batch_us_p50\": %.2f, \"simd\": \"%s\"}\n",
       SEQNET_BENCH_VERSION_MAJOR, SEQNET_BENCH_VERSION_MINOR, SEQNET_BENCH_VERSION_PATCH, o.config.c_str(), o.threads,
-      o.batch, o.infer_batch, static_cast<long>(m.steps), train.first * static_cast<double>(o.batch),
-      infer.first * static_cast<double>(o.infer_batch), train.second, infer.second, peak_rss_mb(),
+      o.batch, o.infer_batch, static_cast<long>(m.steps), train.per_s * static_cast<double>(o.batch),
+      infer.per_s * static_cast<double>(o.infer_batch), train.calls, infer.calls, peak_rss_mb(),
       static_cast<long>(model.num_params()), loss, st.slices * per_step, st.update * per_step, st.imbalance * per_step,
-      busy.c_str(), Eigen::SimdInstructionSetsInUse());
+      busy.c_str(), train.p10_us, train.p50_us, infer.p10_us, infer.p50_us, Eigen::SimdInstructionSetsInUse());
   return 0;
 }
 
