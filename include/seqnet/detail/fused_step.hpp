@@ -22,7 +22,7 @@ namespace seqnet {
 namespace detail {
 
 /// Layers with more units keep the unfused step: their product is a register-tiled GEMM of its own
-/// (small_gemm_acc), and the h' packets of a row block no longer stay in L1 across all units.
+/// (small_gemm), and the h' packets of a row block no longer stay in L1 across all units.
 constexpr Index kFusedStepMaxUnits = 16;
 
 /// Whether scalar type T has the SIMD packets the fused step needs: the exponential, tanh and division (float
@@ -35,7 +35,7 @@ constexpr bool fused_step_packets() {
 }
 
 /// acc[i][g] += sum over k < H of h'(r0 + i*PS + lane, k) U(k, g*H + j): gate g of unit j for MR packets of
-/// rows, k ascending (the order of small_gemm_acc, so both steps add the same terms in the same order).
+/// rows, k ascending (the order of small_gemm, so both steps add the same terms in the same order).
 template <int MR, int NG, typename T, typename P>
 inline void unit_gate_sums(Index r0, Index j, Index H, Cols<const T> hp, Cols<const T> U, P (&acc)[MR][NG]) {
   namespace ei = Eigen::internal;

@@ -51,11 +51,12 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 /// dG U^T, and the projections X W and dG W^T. Z is C itself (accumulate: C += A M), else the bias b[j * bs]
 /// in every row of column j (zero without b). Starting from the bias in registers saves the projections two
 /// passes over their output (filling it with the bias, then reading it back); for G = X W + b of 6,400 x 32
-/// floats the fill alone took half as long as the product (`perf` of `emb_lstm2` training). Register-tiled
-/// over 2 SIMD packets of rows x NR columns (NR = 8 with 32 vector registers, else 4). It beats Eigen's GEMM
-/// on the per-step shapes at every size measured (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512): Eigen
-/// packs both operands on every call, a cost the short k loops do not amortise (measured with `seqnet_bench
-/// --kernels`: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against 94).
+/// floats the fill alone took half as long as the product (`perf record build-bench/bench/seqnet_bench
+/// --config emb_lstm2 --threads 1 --seconds 4 --phase train` at bdb2329, which filled G first).
+/// Register-tiled over 2 SIMD packets of rows x NR columns (NR = 8 with 32 vector registers, else 4). It
+/// beats Eigen's GEMM on the per-step shapes at every size measured (B = 32, 64, 256; H = 8, 32, 128; float,
+/// AVX-512): Eigen packs both operands on every call, a cost the short k loops do not amortise (measured with
+/// `seqnet_bench --kernels`: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against 94).
 /// Rows beyond the last full packet go through Eigen.
 template <typename T>
 inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
@@ -86,20 +87,13 @@ inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, cons
   }
 }
 
-/// C += A M (small_gemm, accumulating).
-template <typename T>
-inline void small_gemm_acc(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
-                           Index ldc) {
-  small_gemm(rows, n, K, A, lda, m, msk, msj, C, ldc, true);
-}
-
 /// C += A M, with A: rows x K, M: K x n (a block of a column-major matrix), C: rows x n.
 template <typename DA, typename DM, typename DC>
 inline void rec_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M,
                         const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
-  small_gemm_acc(A.rows(), M.cols(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
-                 Index(1), M.derived().outerStride(), C.data(), C.outerStride());
+  small_gemm(A.rows(), M.cols(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(), Index(1),
+             M.derived().outerStride(), C.data(), C.outerStride(), true);
 }
 
 /// C += A M^T, with A: rows x K, M: n x K (a block of a column-major matrix), C: rows x n.
@@ -107,8 +101,8 @@ template <typename DA, typename DM, typename DC>
 inline void rec_mul_t_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DM>& M,
                           const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
-  small_gemm_acc(A.rows(), M.rows(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
-                 M.derived().outerStride(), Index(1), C.data(), C.outerStride());
+  small_gemm(A.rows(), M.rows(), A.cols(), A.derived().data(), A.derived().outerStride(), M.derived().data(),
+             M.derived().outerStride(), Index(1), C.data(), C.outerStride(), true);
 }
 
 /// C = A M + 1 b (b a row of n values, stride `bs` apart; zero without b), with A: rows x K, M: K x n (a

@@ -304,25 +304,17 @@ inline void project_dense_rows(const Eigen::MatrixBase<DX>& X, const Eigen::Matr
   rec_mul_set(X, W, G, b.derived().data(), b.derived().outerStride());  // G = b + X W
 }
 
-/// Rows r0 .. r0+rows of G = X W + b, into the first `rows` rows of a G that already has that many: a gather
-/// of rows of W for one-hot X (`ids` its ids, read_ids), the kernel for dense X.
-template <typename T, typename DerivedW, typename DerivedB>
-inline void project_input_rows(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids, Index r0, Index rows,
-                               const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b,
-                               Matrix<T>& G) {
-  if (x.shape.encoding == Encoding::OneHot)
-    gather_rows(ids.data() + r0, rows, W, b, G);  // a one-hot row times W is a row of W
-  else
-    project_dense_rows(x.values.middleRows(r0, rows), W, b, G.topRows(rows));
-}
-
-/// G = X W + b: G is resized to rows x W.cols(). For one-hot X, `ids` holds its ids (read_ids).
+/// G = X W + b: G is resized to rows x W.cols(). For one-hot X, `ids` holds its ids (read_ids): a one-hot row
+/// times W is a row of W, so G is a gather of rows of W; dense X goes through the kernel of gemm_kernel.hpp.
 template <typename T, typename DerivedW, typename DerivedB>
 inline void project_input(const SeqBatch<T>& x, const std::vector<std::int32_t>& ids,
                           const Eigen::MatrixBase<DerivedW>& W, const Eigen::MatrixBase<DerivedB>& b, Matrix<T>& G) {
   const Index rows = x.values.rows();
   G.resize(rows, W.cols());
-  project_input_rows(x, ids, 0, rows, W, b, G);
+  if (x.shape.encoding == Encoding::OneHot)
+    gather_rows(ids.data(), rows, W, b, G);
+  else
+    project_dense_rows(x.values, W, b, G);
 }
 
 /// dW += X^T dG for dense or one-hot X (`ids` as for project_input; `work` a scatter workspace).
