@@ -284,7 +284,8 @@ int run_kernels(const Options& o) {
           static_cast<long>(B), static_cast<long>(H), fwd_tile, fwd_eigen, bwd_tile, bwd_eigen);
     }
   // The weight gradients C += A^T B over all rows of a batch (K = T*B): H_prev^T dG of the chapter's layers,
-  // E^T dP of the fused embedding, and larger shapes, with small_gemm_tn_acc and with Eigen's GEMM.
+  // E^T dP of the fused embedding, and larger shapes, with small_gemm_tn_acc, packed_gemm_tn_acc and with
+  // Eigen's GEMM.
   const Index tn_shapes[][3] = {{6400, 8, 8},   {6400, 8, 32},   {3200, 8, 24},  {500, 16, 32},   {500, 16, 8},
                                 {6400, 16, 32}, {3200, 32, 128}, {6400, 64, 64}, {6400, 64, 256}, {12800, 128, 512}};
   for (const auto& sh : tn_shapes) {
@@ -292,12 +293,16 @@ int run_kernels(const Options& o) {
     const Mat A = Mat::Random(K, m), Bm = Mat::Random(K, n);
     Mat C = Mat::Zero(m, n);
     const double tile = time_us([&] { detail::small_gemm_tn_acc(m, n, K, A.data(), K, Bm.data(), K, C.data(), m); }, s);
+    const double packed =
+        time_us([&] { detail::packed_gemm_tn_acc(m, n, K, A.data(), K, Bm.data(), K, C.data(), m); }, s);
     const double eigen = time_us([&] { C.noalias() += A.transpose() * Bm; }, s);
+    const double gflop = 2e-3 * static_cast<double>(K * m * n);
     std::printf(
         "{\"mode\": \"kernels\", \"K\": %ld, \"m\": %ld, \"n\": %ld, \"AtB_tile_us\": %.3f, "
-        "\"AtB_eigen_us\": %.3f, \"AtB_tile_gflops\": %.1f}\n",
-        static_cast<long>(K), static_cast<long>(m), static_cast<long>(n), tile, eigen,
-        2e-3 * static_cast<double>(K * m * n) / tile);
+        "\"AtB_packed_us\": %.3f, \"AtB_eigen_us\": %.3f, \"AtB_tile_gflops\": %.1f, \"AtB_packed_gflops\": %.1f, "
+        "\"AtB_eigen_gflops\": %.1f}\n",
+        static_cast<long>(K), static_cast<long>(m), static_cast<long>(n), tile, packed, eigen, gflop / tile,
+        gflop / packed, gflop / eigen);
   }
   const Index T = 100, B = 256, H = 8;
   const Mat S = Mat::Random(2 * B, H), U = Mat::Random(H, 4 * H);

@@ -2,7 +2,8 @@
 // C += A M: full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and
 // both orders of M (h U and dG U^T), accumulating into C or starting from a bias row or zero. C += A^T B: full and
 // partial tiles of C, k-lengths below, at and beyond a packet and a chunk (with and without a tail), blocks with a
-// column stride. Float and double.
+// column stride; the packed product with m a whole number of packets or not, k below, at and beyond a block.
+// Float and double.
 #include "kernel_helpers.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,7 +20,7 @@ void check_shapes(double tol) {
   Rng rng(11);
   for (Index rows : {1, 2, 3, 5, 8, 15, 16, 17, 31, 32, 33, 40, 64, 67})
     for (Index K : {1, 3, 8, 13})
-      for (Index n : {1, 4, 7, 8, 9, 17, 32}) {
+      for (Index n : {1, 4, 7, 8, 9, 13, 17, 32}) {
         // A is a block of a taller matrix (column stride larger than rows), as a step block of a sequence.
         const Matrix<T> Afull = random_matrix<T>(rows + 5, K, rng);
         const auto A = Afull.middleRows(2, rows);
@@ -87,7 +88,40 @@ void check_tn_shapes(double tol) {
       }
 }
 
+template <typename T>
+void check_packed_tn_shapes(double tol) {
+  Rng rng(13);
+  for (Index K : {1, 17, 255, 256, 257, 600})
+    for (Index m : {9, 16, 17, 32, 40})
+      for (Index n : {2, 9, 16, 33}) {
+        const Matrix<T> Afull = random_matrix<T>(K + 3, m, rng), Bfull = random_matrix<T>(K + 7, n, rng);
+        const auto A = Afull.middleRows(1, K);
+        const auto B = Bfull.middleRows(5, K);
+        const Matrix<T> C0 = random_matrix<T>(m + 2, n + 1, rng);
+        Matrix<T> C1 = C0, C2 = C0;
+        const Matrix<T> want = C0.block(1, 0, m, n) + A.transpose() * B;
+        detail::packed_gemm_tn_acc(m, n, K, A.data(), A.outerStride(), B.data(), B.outerStride(),
+                                   C1.block(1, 0, m, n).data(), C1.outerStride());
+        detail::tn_mul_acc(A, B, C2.block(1, 0, m, n));
+        INFO("K " << K << " m " << m << " n " << n);
+        CHECK(C1.block(1, 0, m, n).isApprox(want, tol));
+        CHECK(C2.block(1, 0, m, n).isApprox(want, tol));
+        // Entries outside the block are untouched, also where m is rounded up to whole packets.
+        CHECK(C1.row(0) == C0.row(0));
+        CHECK(C1.bottomRows(1) == C0.bottomRows(1));
+        CHECK(C1.col(n) == C0.col(n));
+      }
+}
+
 }  // namespace
+
+TEST_CASE("Packed weight-gradient product: C += A^T B equals Eigen's product (double)", "[kernel]") {
+  check_packed_tn_shapes<double>(1e-13);
+}
+
+TEST_CASE("Packed weight-gradient product: C += A^T B equals Eigen's product (float)", "[kernel]") {
+  check_packed_tn_shapes<float>(1e-5);
+}
 
 TEST_CASE("Weight-gradient kernel: C += A^T B equals Eigen's product (double)", "[kernel]") {
   check_tn_shapes<double>(1e-13);

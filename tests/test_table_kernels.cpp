@@ -1,4 +1,4 @@
-// The register-tiled table kernels of detail/projection.hpp against plain loops, over shapes that reach
+// The register-tiled table kernels of detail/tiles.hpp against plain loops, over shapes that reach
 // every path: full S x S tiles, half-packet tiles for the columns left (8 of 24), scalar columns, the rows
 // beyond the last full packet, and none at all. Repeated ids in the scatter, the per-row scale of a dropped
 // one-hot input, blocks with a column stride. Float and double.

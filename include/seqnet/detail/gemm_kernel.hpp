@@ -3,12 +3,15 @@
 /// The hand-written matrix products of the recurrent layers and the input projection, register-tiled:
 /// - C += A M for a column-major A (rows x K) and an M given by pointer and two strides: the per-step products
 ///   h U and dG U^T, and the projections G = X W, dX = dG W^T, P = E W, dE = dP W^T;
-/// - C += A^T B for tall A (K x m) and B (K x n) and a small C (m x n): the weight gradients X^T dG and
-///   H_prev^T dG, summed over all T*B rows of a batch.
+/// - C += A^T B for tall A (K x m) and B (K x n) and a small C (m x n): the weight gradients X^T dG,
+///   H_prev^T dG and E^T dP, summed over all T*B rows of a batch (or all rows of a table): dot products of
+///   columns when m or n is small, else blocks of A transposed and multiplied by the first kind.
 
 #include "seqnet/core/types.hpp"
+#include "seqnet/detail/tiles.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 
 namespace seqnet {
 namespace detail {
@@ -67,11 +70,15 @@ inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, cons
   for (; r0 + 2 * PS <= rows; r0 += 2 * PS) {
     Index j0 = 0;
     for (; j0 + NR <= n; j0 += NR) gemm_tile<2, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    if constexpr (NR > 4)
+      for (; j0 + 4 <= n; j0 += 4) gemm_tile<2, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
     for (; j0 < n; ++j0) gemm_tile<2, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
   }
   for (; r0 + PS <= rows; r0 += PS) {
     Index j0 = 0;
     for (; j0 + NR <= n; j0 += NR) gemm_tile<1, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    if constexpr (NR > 4)
+      for (; j0 + 4 <= n; j0 += 4) gemm_tile<1, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
     for (; j0 < n; ++j0) gemm_tile<1, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
   }
   if (r0 < rows) {
@@ -202,22 +209,53 @@ inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, 
   }
 }
 
-/// C += A^T B, with A: K x m, B: K x n (blocks of column-major matrices), C: m x n. With m <= 8 (the weight
+/// C(i, j) += sum_k A(k, i) B(k, j), as small_gemm_tn_acc, for larger m: k runs in blocks of kKc rows; each
+/// block of A is transposed (transpose_into) into At, m rows rounded up to whole SIMD packets by zero rows,
+/// and At times the block of B, read in place (M(k, j) = B(k0 + k, j)), goes through small_gemm's register
+/// tiles, which keep 2 packets x 8 columns of C in registers over the block's k. The transpose costs m
+/// values per 2 m n multiply-adds. Faster than Eigen's GEMM at every shape measured (`seqnet_bench
+/// --kernels`, float, AVX-512: K = 12800, m = 128, n = 512, the weight gradients of a 128-unit LSTM over 200
+/// steps of 64 samples: 16.3 ms against 22.6; m = 16, n = 32, K = 500: 5.7 us against 6.4).
+template <typename T>
+inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
+                               Index ldc) {
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  constexpr Index kKc = 256;
+  const Index mp = (m + PS - 1) / PS * PS;
+  Matrix<T> At = Matrix<T>::Zero(mp, std::min(K, kKc));
+  Matrix<T> Cp;  // C's sums when m is not a whole number of packets: mp x n, then added to C's m rows
+  if (mp != m) Cp.setZero(mp, n);
+  T* c = mp != m ? Cp.data() : C;
+  const Index ldcp = mp != m ? mp : ldc;
+  for (Index k0 = 0; k0 < K; k0 += kKc) {
+    const Index kc = std::min(kKc, K - k0);
+    transpose_into(Cols<const T>{A + k0, lda}, kc, m, Cols<T>{At.data(), mp});  // At(0..m, 0..kc) = A(k0.., :)^T
+    small_gemm(mp, n, kc, At.data(), mp, B + k0, Index(1), ldb, c, ldcp, true);
+  }
+  if (mp != m)
+    for (Index j = 0; j < n; ++j)
+      for (Index i = 0; i < m; ++i) C[j * ldc + i] += Cp(i, j);
+}
+
+/// C += A^T B, with A: K x m, B: K x n (blocks of column-major matrices), C: m x n. A single column (n = 1,
+/// the weight gradient of Dense(1)) is a matrix-vector product, for Eigen. With m or n at most 8 (the weight
 /// gradients of layers with 8 units or 8 input features) through small_gemm_tn_acc, which is faster there
-/// than Eigen's GEMM (`seqnet_bench --kernels`: K = 6400, m = n = 8: 11 us against 22; m = 8, n = 32: 47
-/// against 62); otherwise through Eigen, which is as fast or faster once each packed panel serves several
-/// tiles (m = 16, n = 32: 91 against 86; K = 500: 10 against 7).
+/// than Eigen's GEMM and than packing (`seqnet_bench --kernels`: K = 6400, m = n = 8: 11 us against 22;
+/// m = 8, n = 32: 47 against 62; K = 500, m = 16, n = 8: 2.5 us against 2.5 and 2.9 packed); otherwise
+/// through packed_gemm_tn_acc.
 template <typename DA, typename DB, typename DC>
 inline void tn_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B,
                        const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
   eigen_assert(A.rows() == B.rows() && C.rows() == A.cols() && C.cols() == B.cols());
-  if (A.cols() <= 8) {
+  if (B.cols() == 1)
+    C.noalias() += A.transpose() * B;
+  else if (A.cols() <= 8 || B.cols() <= 8)
     small_gemm_tn_acc(A.cols(), B.cols(), A.rows(), A.derived().data(), A.derived().outerStride(), B.derived().data(),
                       B.derived().outerStride(), C.data(), C.outerStride());
-  } else {
-    C.noalias() += A.transpose() * B;
-  }
+  else
+    packed_gemm_tn_acc(A.cols(), B.cols(), A.rows(), A.derived().data(), A.derived().outerStride(), B.derived().data(),
+                       B.derived().outerStride(), C.data(), C.outerStride());
 }
 
 }  // namespace detail

@@ -320,9 +320,9 @@ class Recurrent : public Layer<T> {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     if (is_fused_input(x)) {
       dP_.setZero(emb_->param(0).rows(), dG.cols());
-      detail::scatter_rows(ids_, dG, dP_, work_);        // dP = scatter of dG by id
-      dW.noalias() += emb_->param(0).transpose() * dP_;  // dW += E^T dP
-      detail::rec_mul_t_acc(dP_, W, emb_->grad(0));      // dE += dP W^T
+      detail::scatter_rows(ids_, dG, dP_, work_);    // dP = scatter of dG by id
+      detail::tn_mul_acc(emb_->param(0), dP_, dW);   // dW += E^T dP
+      detail::rec_mul_t_acc(dP_, W, emb_->grad(0));  // dE += dP W^T
       return;
     }
     if (!drop_x_) {
