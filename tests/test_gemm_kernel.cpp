@@ -62,30 +62,34 @@ void check_shapes(double tol) {
       }
 }
 
+// One shape of C += A^T B: A and B are blocks of taller matrices (column stride larger than K), C a block of a
+// larger matrix; `kernel` (called with small_gemm_tn_acc's arguments) and tn_mul_acc against Eigen's product.
+template <typename T, typename Kernel>
+void check_tn_case(Index K, Index m, Index n, Rng& rng, double tol, Kernel kernel) {
+  const Matrix<T> Afull = random_matrix<T>(K + 3, m, rng), Bfull = random_matrix<T>(K + 7, n, rng);
+  const auto A = Afull.middleRows(1, K);
+  const auto B = Bfull.middleRows(5, K);
+  const Matrix<T> C0 = random_matrix<T>(m + 2, n + 1, rng);
+  Matrix<T> C1 = C0, C2 = C0;
+  const Matrix<T> want = C0.block(1, 0, m, n) + A.transpose() * B;
+  kernel(m, n, K, A.data(), A.outerStride(), B.data(), B.outerStride(), C1.block(1, 0, m, n).data(), C1.outerStride());
+  detail::tn_mul_acc(A, B, C2.block(1, 0, m, n));
+  INFO("K " << K << " m " << m << " n " << n);
+  CHECK(C1.block(1, 0, m, n).isApprox(want, tol));
+  CHECK(C2.block(1, 0, m, n).isApprox(want, tol));
+  // Entries outside the block are untouched (also where the packed product rounds m up to whole packets).
+  CHECK(C1.row(0) == C0.row(0));
+  CHECK(C1.bottomRows(1) == C0.bottomRows(1));
+  CHECK(C1.col(n) == C0.col(n));
+}
+
 template <typename T>
 void check_tn_shapes(double tol) {
   Rng rng(12);
   for (Index K : {1, 3, 16, 17, 100, 1024, 1030, 2100})
     for (Index m : {1, 3, 4, 5, 8, 9})
-      for (Index n : {1, 2, 4, 5, 8, 13}) {
-        // A and B are blocks of taller matrices (column stride larger than K), C a block of a larger matrix.
-        const Matrix<T> Afull = random_matrix<T>(K + 3, m, rng), Bfull = random_matrix<T>(K + 7, n, rng);
-        const auto A = Afull.middleRows(1, K);
-        const auto B = Bfull.middleRows(5, K);
-        const Matrix<T> C0 = random_matrix<T>(m + 2, n + 1, rng);
-        Matrix<T> C1 = C0, C2 = C0;
-        const Matrix<T> want = C0.block(1, 0, m, n) + A.transpose() * B;
-        detail::small_gemm_tn_acc(m, n, K, A.data(), A.outerStride(), B.data(), B.outerStride(),
-                                  C1.block(1, 0, m, n).data(), C1.outerStride());
-        detail::tn_mul_acc(A, B, C2.block(1, 0, m, n));
-        INFO("K " << K << " m " << m << " n " << n);
-        CHECK(C1.block(1, 0, m, n).isApprox(want, tol));
-        CHECK(C2.block(1, 0, m, n).isApprox(want, tol));
-        // Entries outside the block are untouched.
-        CHECK(C1.row(0) == C0.row(0));
-        CHECK(C1.bottomRows(1) == C0.bottomRows(1));
-        CHECK(C1.col(n) == C0.col(n));
-      }
+      for (Index n : {1, 2, 4, 5, 8, 13})
+        check_tn_case<T>(K, m, n, rng, tol, [](auto... a) { detail::small_gemm_tn_acc<T>(a...); });
 }
 
 template <typename T>
@@ -93,24 +97,8 @@ void check_packed_tn_shapes(double tol) {
   Rng rng(13);
   for (Index K : {1, 17, 255, 256, 257, 600})
     for (Index m : {9, 16, 17, 32, 40})
-      for (Index n : {2, 9, 16, 33}) {
-        const Matrix<T> Afull = random_matrix<T>(K + 3, m, rng), Bfull = random_matrix<T>(K + 7, n, rng);
-        const auto A = Afull.middleRows(1, K);
-        const auto B = Bfull.middleRows(5, K);
-        const Matrix<T> C0 = random_matrix<T>(m + 2, n + 1, rng);
-        Matrix<T> C1 = C0, C2 = C0;
-        const Matrix<T> want = C0.block(1, 0, m, n) + A.transpose() * B;
-        detail::packed_gemm_tn_acc(m, n, K, A.data(), A.outerStride(), B.data(), B.outerStride(),
-                                   C1.block(1, 0, m, n).data(), C1.outerStride());
-        detail::tn_mul_acc(A, B, C2.block(1, 0, m, n));
-        INFO("K " << K << " m " << m << " n " << n);
-        CHECK(C1.block(1, 0, m, n).isApprox(want, tol));
-        CHECK(C2.block(1, 0, m, n).isApprox(want, tol));
-        // Entries outside the block are untouched, also where m is rounded up to whole packets.
-        CHECK(C1.row(0) == C0.row(0));
-        CHECK(C1.bottomRows(1) == C0.bottomRows(1));
-        CHECK(C1.col(n) == C0.col(n));
-      }
+      for (Index n : {2, 9, 16, 33})
+        check_tn_case<T>(K, m, n, rng, tol, [](auto... a) { detail::packed_gemm_tn_acc<T>(a...); });
 }
 
 }  // namespace
