@@ -1,8 +1,8 @@
 // The register-tiled products of detail/gemm_kernel.hpp against Eigen's, over shapes that reach every path.
 // C += A M: full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and
 // both orders of M (h U and dG U^T), accumulating into C or starting from a bias row or zero. C += A^T B: full and
-// partial tiles of C, k-lengths below, at and beyond a packet and a chunk (with and without a tail), blocks with a
-// column stride; the packed product with m a whole number of packets or not, k below, at and beyond a block.
+// partial tiles of C, k-lengths below, at and beyond a packet (with and without a tail), blocks with a column
+// stride; the packed product with m a whole number of packets or not, k below, at and beyond a block.
 // Float and double.
 #include "kernel_helpers.hpp"
 

@@ -146,12 +146,11 @@ inline void keep_in_register(P& v) {
 #endif
 }
 
-/// One register tile of C += A^T B: C(i0 .. i0+MR, j0 .. j0+NR) += sum over k in [k0, k1) of A(k, i) B(k, j),
+/// One register tile of C += A^T B: C(i0 .. i0+MR, j0 .. j0+NR) += sum over k < K of A(k, i) B(k, j),
 /// MR x NR SIMD accumulators along k (each k-packet loads MR packets of A and NR of B), reduced across lanes
-/// at the end. The k-rows beyond the last full packet (only when k1 is the end) are added in scalar code.
+/// at the end. The k-rows beyond the last full packet are added in scalar code.
 template <int MR, int NR, typename T>
-inline void tn_tile(Index i0, Index j0, Index k0, Index k1, const T* A, Index lda, const T* B, Index ldb, T* C,
-                    Index ldc) {
+inline void tn_tile(Index i0, Index j0, Index K, const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<T>::type;
   constexpr int PS = ei::packet_traits<T>::size;
@@ -160,8 +159,8 @@ inline void tn_tile(Index i0, Index j0, Index k0, Index k1, const T* A, Index ld
     for (int j = 0; j < NR; ++j) acc[i][j] = ei::pset1<P>(T(0));
   const T* a0 = A + i0 * lda;
   const T* b0 = B + j0 * ldb;
-  Index k = k0;
-  for (; k + PS <= k1; k += PS) {
+  Index k = 0;
+  for (; k + PS <= K; k += PS) {
     P b[NR];
     for (int j = 0; j < NR; ++j) {
       b[j] = ei::ploadu<P>(b0 + j * ldb + k);
@@ -175,7 +174,7 @@ inline void tn_tile(Index i0, Index j0, Index k0, Index k1, const T* A, Index ld
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) {
       T sum = ei::predux(acc[i][j]);
-      for (Index r = k; r < k1; ++r) sum += a0[i * lda + r] * b0[j * ldb + r];
+      for (Index r = k; r < K; ++r) sum += a0[i * lda + r] * b0[j * ldb + r];
       C[(j0 + j) * ldc + i0 + i] += sum;
     }
 }
@@ -183,29 +182,25 @@ inline void tn_tile(Index i0, Index j0, Index k0, Index k1, const T* A, Index ld
 /// C(i, j) += sum_k A(k, i) B(k, j) for i < m, j < n, k < K; A, B, C column-major with column strides lda,
 /// ldb, ldc. For the weight gradients of the small layers (m, n up to a few dozen, K = T*B rows), where
 /// Eigen's GEMM spends most of its time packing: each entry of C is a dot product of two contiguous columns,
-/// computed MR x NR at a time in SIMD accumulators. k runs in chunks of kKc rows, so that the A and B columns
-/// of a chunk stay in L1 while every tile of C passes over them.
+/// computed MR x NR at a time in SIMD accumulators over all K rows at once: each tile streams its columns
+/// from the start to the end, and reduces its accumulators once. (Chunks of 512 rows, which kept a chunk's
+/// columns in L1 while every tile passed over them, were slower: `seqnet_bench --kernels` at K = 6400,
+/// m = 8, n = 32 took 49 to 50 us with them, 40 to 41 without.)
 template <typename T>
 inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                               Index ldc) {
-  constexpr int PS = Eigen::internal::packet_traits<T>::size;
   constexpr int MR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
   constexpr int NR = 4;
-  constexpr Index kKc = 32 * PS;
-  for (Index k0 = 0; k0 < K; k0 += kKc) {
-    const Index k1 = K - k0 <= kKc ? K : k0 + kKc;  // the last chunk takes the rows beyond a full packet
-    Index j0 = 0;
-    for (; j0 + NR <= n; j0 += NR) {
-      Index i0 = 0;
-      for (; i0 + MR <= m; i0 += MR) tn_tile<MR, NR>(i0, j0, k0, k1, A, lda, B, ldb, C, ldc);
-      for (; i0 < m; ++i0) tn_tile<1, NR>(i0, j0, k0, k1, A, lda, B, ldb, C, ldc);
-    }
-    for (; j0 < n; ++j0) {
-      Index i0 = 0;
-      for (; i0 + MR <= m; i0 += MR) tn_tile<MR, 1>(i0, j0, k0, k1, A, lda, B, ldb, C, ldc);
-      for (; i0 < m; ++i0) tn_tile<1, 1>(i0, j0, k0, k1, A, lda, B, ldb, C, ldc);
-    }
-    if (k1 == K) break;
+  Index j0 = 0;
+  for (; j0 + NR <= n; j0 += NR) {
+    Index i0 = 0;
+    for (; i0 + MR <= m; i0 += MR) tn_tile<MR, NR>(i0, j0, K, A, lda, B, ldb, C, ldc);
+    for (; i0 < m; ++i0) tn_tile<1, NR>(i0, j0, K, A, lda, B, ldb, C, ldc);
+  }
+  for (; j0 < n; ++j0) {
+    Index i0 = 0;
+    for (; i0 + MR <= m; i0 += MR) tn_tile<MR, 1>(i0, j0, K, A, lda, B, ldb, C, ldc);
+    for (; i0 < m; ++i0) tn_tile<1, 1>(i0, j0, K, A, lda, B, ldb, C, ldc);
   }
 }
 
@@ -215,7 +210,7 @@ inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, 
 /// tiles, which keep 2 packets x 8 columns of C in registers over the block's k. The transpose costs m
 /// values per 2 m n multiply-adds. Faster than Eigen's GEMM at every shape of `seqnet_bench --kernels` with
 /// m and n above 8 (float, AVX-512: K = 12800, m = 128, n = 512, the weight gradients of a 128-unit LSTM
-/// over 200 steps of 64 samples: 17.8 ms against 23.6; m = 16, n = 32, K = 500: 6.5 us against 6.7).
+/// over 200 steps of 64 samples: 18.1 ms against 24.2; m = 16, n = 32, K = 500: 6.8 us against 7.2).
 template <typename T>
 inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                                Index ldc) {
@@ -240,9 +235,9 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
 /// C += A^T B, with A: K x m, B: K x n (blocks of column-major matrices), C: m x n. A single column (n = 1,
 /// the weight gradient of Dense(1)) is a matrix-vector product, for Eigen. With m or n at most 8 (the weight
 /// gradients of layers with 8 units or 8 input features) through small_gemm_tn_acc, which is faster there
-/// than Eigen's GEMM and than packing (`seqnet_bench --kernels`: K = 6400, m = n = 8: 11 us against 22;
-/// m = 8, n = 32: 47 against 62; K = 500, m = 16, n = 8: 2.5 us against 2.5 and 2.9 packed); otherwise
-/// through packed_gemm_tn_acc.
+/// than Eigen's GEMM and than packing (`seqnet_bench --kernels`: K = 6400, m = n = 8: 10.5 us against 26
+/// and 24.5 packed; m = 8, n = 32: 41 against 70 and 70; at K = 500, m = 16, n = 8 the three are about even:
+/// 2.8, 2.6, 2.9); otherwise through packed_gemm_tn_acc.
 template <typename DA, typename DB, typename DC>
 inline void tn_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B,
                        const Eigen::MatrixBase<DC>& Cx) {
