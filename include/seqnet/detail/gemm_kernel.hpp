@@ -185,7 +185,7 @@ inline void tn_tile(Index i0, Index j0, Index K, const T* A, Index lda, const T*
 /// computed MR x NR at a time in SIMD accumulators over all K rows at once: each tile streams its columns
 /// from the start to the end, and reduces its accumulators once. (Chunks of 512 rows, which kept a chunk's
 /// columns in L1 while every tile passed over them, were slower: `seqnet_bench --kernels` at K = 6400,
-/// m = 8, n = 32 took 49 to 50 us with them, 40 to 41 without.)
+/// m = 8, n = 32 took 49 to 50 us with them, at cbc013e, and 40 to 41 without.)
 template <typename T>
 inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                               Index ldc) {
@@ -217,19 +217,17 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
   constexpr Index PS = Eigen::internal::packet_traits<T>::size;
   constexpr Index kKc = 256;
   const Index mp = (m + PS - 1) / PS * PS;
-  Matrix<T> At = Matrix<T>::Zero(mp, std::min(K, kKc));
-  Matrix<T> Cp;  // C's sums when m is not a whole number of packets: mp x n, then added to C's m rows
-  if (mp != m) Cp.setZero(mp, n);
-  T* c = mp != m ? Cp.data() : C;
-  const Index ldcp = mp != m ? mp : ldc;
+  const bool padded = mp != m;
+  Matrix<T> At(mp, std::min(K, kKc));
+  At.bottomRows(mp - m).setZero();  // the padding rows; the transposes below fill the others
+  Matrix<T> Cp;                     // C's sums when m is padded: mp x n, then added to C's m rows
+  if (padded) Cp.setZero(mp, n);
   for (Index k0 = 0; k0 < K; k0 += kKc) {
     const Index kc = std::min(kKc, K - k0);
     transpose_into(Cols<const T>{A + k0, lda}, kc, m, Cols<T>{At.data(), mp});  // At(0..m, 0..kc) = A(k0.., :)^T
-    small_gemm(mp, n, kc, At.data(), mp, B + k0, Index(1), ldb, c, ldcp, true);
+    small_gemm(mp, n, kc, At.data(), mp, B + k0, Index(1), ldb, padded ? Cp.data() : C, padded ? mp : ldc, true);
   }
-  if (mp != m)
-    for (Index j = 0; j < n; ++j)
-      for (Index i = 0; i < m; ++i) C[j * ldc + i] += Cp(i, j);
+  if (padded) Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>>(C, m, n, Eigen::OuterStride<>(ldc)) += Cp.topRows(m);
 }
 
 /// C += A^T B, with A: K x m, B: K x n (blocks of column-major matrices), C: m x n. A single column (n = 1,

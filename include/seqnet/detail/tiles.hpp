@@ -39,6 +39,15 @@ struct Tile {
   Eigen::internal::PacketBlock<P, S> b;
 };
 
+/// Multiplies lane i of every packet of a tile by scale[r0 + i], for a tile whose packets each hold rows
+/// r0 .. r0 + S of one column (the per-row scale of a dropped one-hot input in the gather and the scatter).
+template <typename P, typename T>
+inline void scale_rows(Tile<P>& t, const T* scale, Index r0) {
+  namespace ei = Eigen::internal;
+  const P s = ei::ploadu<P>(scale + r0);
+  for (int q = 0; q < Tile<P>::S; ++q) t.b.packet[q] = ei::pmul(s, t.b.packet[q]);
+}
+
 /// The full packet type of T, and its half (the same type where there is none).
 template <typename T>
 using FullPacket = typename Eigen::internal::packet_traits<T>::type;
@@ -106,10 +115,7 @@ struct GatherOp {
     Tile<P> t;
     for (int q = 0; q < S; ++q) t.b.packet[q] = ei::ploadu<P>(Q.col(id[r0 + q]) + c0);
     ei::ptranspose(t.b);  // packet q: column c0 + q, rows r0 ..
-    if (scale) {
-      const P s = ei::ploadu<P>(scale + r0);
-      for (int q = 0; q < S; ++q) t.b.packet[q] = ei::pmul(s, t.b.packet[q]);
-    }
+    if (scale) scale_rows(t, scale, r0);
     for (int q = 0; q < S; ++q) ei::pstoreu(G.col(c0 + q) + r0, ei::padd(t.b.packet[q], ei::pset1<P>(b(0, c0 + q))));
   }
   void scalar(Index r, Index c) const {
@@ -141,11 +147,8 @@ struct ScatterOp {
     namespace ei = Eigen::internal;
     constexpr int S = Tile<P>::S;
     Tile<P> t;
-    for (int q = 0; q < S; ++q) t.b.packet[q] = ei::ploadu<P>(g.col(c0 + q) + r0);
-    if (scale) {
-      const P s = ei::ploadu<P>(scale + r0);
-      for (int q = 0; q < S; ++q) t.b.packet[q] = ei::pmul(s, t.b.packet[q]);
-    }
+    for (int q = 0; q < S; ++q) t.b.packet[q] = ei::ploadu<P>(g.col(c0 + q) + r0);  // packet q: column c0 + q
+    if (scale) scale_rows(t, scale, r0);
     ei::ptranspose(t.b);  // packet q: row r0 + q of dG, columns c0 ..
     for (int q = 0; q < S; ++q) {
       T* row = w + id[r0 + q] * lw + c0;  // one row after the other: a repeated id adds up in row order
