@@ -204,6 +204,17 @@ inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, 
   }
 }
 
+/// small_gemm accumulating into C, kept out of line for packed_gemm_tn_acc's blocks. Inlined there (as GCC 12
+/// chose at de3501f), the one-packet row tiles ran out of vector registers, their multiply-adds read spilled
+/// values from the stack, and the product took twice as long whenever m was not a multiple of 32
+/// (`seqnet_bench --kernels`, 2026-11-28: K = 6400, m = 16, n = 32: 171 to 185 us inlined, 74 to 79 us out
+/// of line; K = 500, m = 16, n = 32: 13.6 to 13.9 against 6.8 to 7.3).
+template <typename T>
+EIGEN_DONT_INLINE void small_gemm_acc(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk,
+                                      Index msj, T* C, Index ldc) {
+  small_gemm(rows, n, K, A, lda, m, msk, msj, C, ldc, true);
+}
+
 /// C(i, j) += sum_k A(k, i) B(k, j), as small_gemm_tn_acc, for larger m: k runs in blocks of kKc rows; each
 /// block of A is transposed (transpose_into) into At, m rows rounded up to whole SIMD packets by zero rows,
 /// and At times the block of B, read in place (M(k, j) = B(k0 + k, j)), goes through small_gemm's register
@@ -225,7 +236,7 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
   for (Index k0 = 0; k0 < K; k0 += kKc) {
     const Index kc = std::min(kKc, K - k0);
     transpose_into(Cols<const T>{A + k0, lda}, kc, m, Cols<T>{At.data(), mp});  // At(0..m, 0..kc) = A(k0.., :)^T
-    small_gemm(mp, n, kc, At.data(), mp, B + k0, Index(1), ldb, padded ? Cp.data() : C, padded ? mp : ldc, true);
+    small_gemm_acc(mp, n, kc, At.data(), mp, B + k0, Index(1), ldb, padded ? Cp.data() : C, padded ? mp : ldc);
   }
   if (padded) Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>>(C, m, n, Eigen::OuterStride<>(ldc)) += Cp.topRows(m);
 }
