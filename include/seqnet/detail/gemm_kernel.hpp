@@ -134,9 +134,11 @@ inline void rec_mul_t_set(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBas
 }
 
 /// An empty statement that tells the compiler `v` lives in a vector register. Without it GCC folds the
-/// loads of B into the multiply-adds as memory operands, loading each packet MR times instead of once (seen
-/// in the disassembly of tn_tile). Eigen's own GEMM kernel uses the same device (under the same condition:
-/// GCC, x86 SIMD).
+/// loads of tn_tile's packets into the multiply-adds as memory operands, loading each packet of B MR times
+/// and each packet of A NR times instead of once (seen in the disassembly; GCC 12 still did so for A with
+/// B kept, and the kernel ran 20 to 30% slower: `seqnet_bench --kernels`, 2026-11-28, K = 6400, m = n = 8:
+/// 9.7 to 10.6 us against 8.1 to 8.6; K = 3200, m = 8, n = 24: 14.7 to 16.1 against 12.6 to 13.0). Eigen's
+/// own GEMM kernel uses the same device (under the same condition: GCC, x86 SIMD).
 template <typename P>
 inline void keep_in_register(P& v) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(EIGEN_VECTORIZE_SSE)
@@ -167,7 +169,8 @@ inline void tn_tile(Index i0, Index j0, Index K, const T* A, Index lda, const T*
       keep_in_register(b[j]);
     }
     for (int i = 0; i < MR; ++i) {
-      const P a = ei::ploadu<P>(a0 + i * lda + k);
+      P a = ei::ploadu<P>(a0 + i * lda + k);
+      keep_in_register(a);
       for (int j = 0; j < NR; ++j) acc[i][j] = ei::pmadd(a, b[j], acc[i][j]);
     }
   }
