@@ -188,7 +188,7 @@ inline void tn_tile(Index i0, Index j0, Index K, const T* A, Index lda, const T*
 /// computed MR x NR at a time in SIMD accumulators over all K rows at once: each tile streams its columns
 /// from the start to the end, and reduces its accumulators once. (Chunks of 512 rows, which kept a chunk's
 /// columns in L1 while every tile passed over them, were slower: `seqnet_bench --kernels` at K = 6400,
-/// m = 8, n = 32 took 49 to 50 us with them, at cbc013e, and 40 to 41 without.)
+/// m = 8, n = 32 took 49 to 50 us with them, at cbc013e, and 40 to 41 without, at 34730ee.)
 template <typename T>
 inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                               Index ldc) {
@@ -247,9 +247,9 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
 /// C += A^T B, with A: K x m, B: K x n (blocks of column-major matrices), C: m x n. A single column (n = 1,
 /// the weight gradient of Dense(1)) is a matrix-vector product, for Eigen. With m or n at most 8 (the weight
 /// gradients of layers with 8 units or 8 input features) through small_gemm_tn_acc, which is faster there
-/// than Eigen's GEMM and than packing (`seqnet_bench --kernels`: K = 6400, m = n = 8: 10.5 us against 26
-/// and 24.5 packed; m = 8, n = 32: 41 against 70 and 70; at K = 500, m = 16, n = 8 the three are about even:
-/// 2.8, 2.6, 2.9); otherwise through packed_gemm_tn_acc.
+/// than Eigen's GEMM and than packing (`seqnet_bench --kernels`, 2026-11-28 09:55 UTC, at bef2bd3: K = 6400,
+/// m = n = 8: 7.4 us against 25.9 and 23.1 packed; m = 8, n = 32: 30.5 against 63.0 and 67.1; K = 500, m = 16,
+/// n = 8: 1.8 against 2.7 and 3.2); otherwise through packed_gemm_tn_acc.
 template <typename DA, typename DB, typename DC>
 inline void tn_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B,
                        const Eigen::MatrixBase<DC>& Cx) {
