@@ -90,6 +90,11 @@ void check_tn_shapes(double tol) {
     for (Index m : {1, 3, 4, 5, 8, 9})
       for (Index n : {1, 2, 4, 5, 8, 13})
         check_tn_case<T>(K, m, n, rng, tol, [](auto... a) { detail::small_gemm_tn_acc<T>(a...); });
+  // Wider products, which tn_mul_acc gives this kernel over 1024 rows or more (m, n up to 128, one up to 32).
+  for (Index K : {1024, 1030})
+    for (Index m : {16, 33, 128})
+      for (Index n : {20, 32})
+        check_tn_case<T>(K, m, n, rng, tol, [](auto... a) { detail::small_gemm_tn_acc<T>(a...); });
 }
 
 template <typename T>

@@ -245,23 +245,32 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
 }
 
 /// C += A^T B, with A: K x m, B: K x n (blocks of column-major matrices), C: m x n. A single column (n = 1,
-/// the weight gradient of Dense(1)) is a matrix-vector product, for Eigen. With m or n at most 8 (the weight
-/// gradients of layers with 8 units or 8 input features) through small_gemm_tn_acc, which is faster there
-/// than Eigen's GEMM and than packing (`seqnet_bench --kernels`, 2026-11-28 09:55 UTC, at bef2bd3: K = 6400,
-/// m = n = 8: 7.4 us against 25.9 and 23.1 packed; m = 8, n = 32: 30.5 against 63.0 and 67.1; K = 500, m = 16,
-/// n = 8: 1.8 against 2.7 and 3.2); otherwise through packed_gemm_tn_acc.
+/// the weight gradient of Dense(1)) is a matrix-vector product, for Eigen. small_gemm_tn_acc takes the products
+/// with m or n at most 8 (the weight gradients of layers with 8 units or 8 input features), and those over at
+/// least 1024 rows with m and n at most 128 and one of them at most 32 (a 16- or 32-feature input, a 32-unit
+/// layer): it needs no transpose and no padding, and keeps up with the packed product's register tiles there.
+/// With fewer rows its per-output sums cost more than the transpose saves; with m and n both larger the packed
+/// product's 2-packet x 8-column tiles do more work per load. `seqnet_bench --kernels`, 2026-11-28 11:10 UTC,
+/// us, dot-product kernel against packed and Eigen's GEMM: K = 6400, m = n = 8: 7.3 against 22.5 and 20.4;
+/// m = 8, n = 32: 29.7 against 66.0 and 61.5; m = 16, n = 32: 59.6 against 73.3 and 85.3; m = 32, n = 32: 126
+/// against 146 and 196; m = 24, n = 96: 276 against 366 and 356; m = 128, n = 16: 280 against 345 and 423; m =
+/// 16, n = 128: 245 against 245 and 316; m = 16, n = 512: 1181 against 969; m = 64, n = 64: 556 against 519;
+/// K = 1024, m = 128, n = 32: 83 against 103; K = 256, m = 128, n = 32: 28.7 against 22.9; K = 500, m = 16, n =
+/// 8: 1.7 against 3.0 and 2.3. Everything else goes through packed_gemm_tn_acc.
 template <typename DA, typename DB, typename DC>
 inline void tn_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B,
                        const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
   eigen_assert(A.rows() == B.rows() && C.rows() == A.cols() && C.cols() == B.cols());
-  if (B.cols() == 1)
+  const Index K = A.rows(), m = A.cols(), n = B.cols();
+  const bool dot_kernel = std::min(m, n) <= 8 || (K >= 1024 && std::min(m, n) <= 32 && std::max(m, n) <= 128);
+  if (n == 1)
     C.noalias() += A.transpose() * B;
-  else if (A.cols() <= 8 || B.cols() <= 8)
-    small_gemm_tn_acc(A.cols(), B.cols(), A.rows(), A.derived().data(), A.derived().outerStride(), B.derived().data(),
+  else if (dot_kernel)
+    small_gemm_tn_acc(m, n, K, A.derived().data(), A.derived().outerStride(), B.derived().data(),
                       B.derived().outerStride(), C.data(), C.outerStride());
   else
-    packed_gemm_tn_acc(A.cols(), B.cols(), A.rows(), A.derived().data(), A.derived().outerStride(), B.derived().data(),
+    packed_gemm_tn_acc(m, n, K, A.derived().data(), A.derived().outerStride(), B.derived().data(),
                        B.derived().outerStride(), C.data(), C.outerStride());
 }
 
