@@ -286,10 +286,10 @@ int run_kernels(const Options& o) {
   // The weight gradients C += A^T B over all rows of a batch (K = T*B): H_prev^T dG of the chapter's layers,
   // E^T dP of the fused embedding, and larger shapes, with small_gemm_tn_acc, packed_gemm_tn_acc and with
   // Eigen's GEMM.
-  const Index tn_shapes[][3] = {{6400, 8, 8},    {6400, 8, 32},    {3200, 8, 24},   {500, 16, 32},   {500, 16, 8},
-                                {6400, 16, 32},  {6400, 16, 128},  {6400, 16, 512}, {6400, 32, 32},  {6400, 24, 96},
-                                {6400, 48, 48},  {6400, 128, 16},  {64, 128, 32},   {3200, 32, 128}, {6400, 64, 64},
-                                {6400, 64, 256}, {12800, 128, 512}};
+  const Index tn_shapes[][3] = {{6400, 8, 8},    {6400, 8, 32},   {3200, 8, 24},   {500, 16, 32},    {500, 16, 8},
+                                {6400, 16, 32},  {6400, 16, 128}, {6400, 16, 512}, {6400, 32, 32},   {6400, 24, 96},
+                                {6400, 48, 48},  {6400, 128, 16}, {64, 128, 32},   {256, 128, 32},   {1024, 128, 32},
+                                {3200, 32, 128}, {6400, 64, 64},  {6400, 64, 256}, {12800, 128, 512}};
   for (const auto& sh : tn_shapes) {
     const Index K = sh[0], m = sh[1], n = sh[2];
     const Mat A = Mat::Random(K, m), Bm = Mat::Random(K, n);

@@ -250,7 +250,7 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
 /// least 1024 rows with m and n at most 128 and one of them at most 32 (a 16- or 32-feature input, a 32-unit
 /// layer): it needs no transpose and no padding, and keeps up with the packed product's register tiles there.
 /// With fewer rows its per-output sums cost more than the transpose saves; with m and n both larger the packed
-/// product's 2-packet x 8-column tiles do more work per load. `seqnet_bench --kernels`, 2026-11-28 11:10 UTC,
+/// product's 2-packet x 8-column tiles do more work per load. `seqnet_bench --kernels`, 2026-11-28 11:00 UTC,
 /// us, dot-product kernel against packed and Eigen's GEMM: K = 6400, m = n = 8: 7.3 against 22.5 and 20.4;
 /// m = 8, n = 32: 29.7 against 66.0 and 61.5; m = 16, n = 32: 59.6 against 73.3 and 85.3; m = 32, n = 32: 126
 /// against 146 and 196; m = 24, n = 96: 276 against 366 and 356; m = 128, n = 16: 280 against 345 and 423; m =
