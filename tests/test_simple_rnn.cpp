@@ -188,11 +188,12 @@ TEST_CASE("SimpleRNN: float forward agrees with double", "[simple_rnn][float]") 
 }
 
 TEST_CASE("SimpleRNN: the fused float step agrees with double on every row path", "[simple_rnn][float]") {
-  // As for the LSTM: 53 rows reach every row path of the fused step (H <= 16, tanh, float); H = 17 and the
-  // relu activation take the unfused one.
+  // As for the LSTM: 53 rows reach every row path of the fused step (H <= 16, tanh, float), and H = 3, 6, 8
+  // and 16 every unit path (groups of 4 units, single units after them); H = 17 and the relu activation take
+  // the unfused one.
   SimpleRNNOptions relu = opts(true, false);
   relu.activation = Activation::Relu;
-  for (Index H : {3, 8, 16, 17}) {
+  for (Index H : {3, 6, 8, 16, 17}) {
     for (const SimpleRNNOptions& o : {opts(true, false), opts(false, true, 0.0, 0.3), relu}) {
       INFO("H " << H << " go_backwards " << o.go_backwards << " recurrent dropout " << o.recurrent_dropout
                 << " activation " << to_string(o.activation));

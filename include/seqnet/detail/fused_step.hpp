@@ -34,17 +34,19 @@ constexpr bool fused_step_packets() {
   return Traits::Vectorizable && Traits::HasExp && Traits::HasTanh && Traits::HasDiv;
 }
 
-/// acc[i][g] += sum over k < H of h'(r0 + i*PS + lane, k) U(k, g*H + j): gate g of unit j for MR packets of
-/// rows, k ascending (the order of small_gemm, so both steps add the same terms in the same order).
+/// acc[i][g] += sum over k < H of h'(r0 + i*PS + lane, k) U(k, g*gate_cols + j): column g*gate_cols + j of the
+/// product (gate g of unit j when gate_cols = H; unit j + g when gate_cols = 1) for MR packets of rows, k
+/// ascending (the order of small_gemm, so both steps add the same terms in the same order).
 template <int MR, int NG, typename T, typename P>
-inline void unit_gate_sums(Index r0, Index j, Index H, Cols<const T> hp, Cols<const T> U, P (&acc)[MR][NG]) {
+inline void unit_gate_sums(Index r0, Index j, Index H, Index gate_cols, Cols<const T> hp, Cols<const T> U,
+                           P (&acc)[MR][NG]) {
   namespace ei = Eigen::internal;
   constexpr Index PS = ei::unpacket_traits<P>::size;
   for (Index k = 0; k < H; ++k) {
     P a[MR];
     for (int i = 0; i < MR; ++i) a[i] = ei::ploadu<P>(hp.col(k) + r0 + i * PS);
     for (int g = 0; g < NG; ++g) {
-      const P u = ei::pset1<P>(U.col(g * H + j)[k]);
+      const P u = ei::pset1<P>(U.col(g * gate_cols + j)[k]);
       for (int i = 0; i < MR; ++i) acc[i][g] = ei::pmadd(a[i], u, acc[i][g]);
     }
   }
@@ -79,17 +81,28 @@ struct RnnStep {
   Cols<T> h;            // new state
 };
 
-template <int MR, typename T>
-inline void rnn_step_rows(Index r0, const RnnStep<T>& s) {
+/// Units j0 .. j0 + NJ - 1 of the step for MR packets of rows: their NJ x MR sums are independent chains of
+/// multiply-adds, so the processor overlaps them and their tanh, where one unit at a time left each unit's
+/// chain of H dependent multiply-adds and its tanh to run mostly alone at a 32-row slice.
+template <int MR, int NJ, typename T>
+inline void rnn_units_rows(Index r0, Index j0, const RnnStep<T>& s) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<T>::type;
   constexpr Index PS = ei::packet_traits<T>::size;
-  for (Index j = 0; j < s.H; ++j) {
-    P acc[MR][1];
-    for (int i = 0; i < MR; ++i) acc[i][0] = ei::ploadu<P>(s.G.col(j) + r0 + i * PS);
-    unit_gate_sums<MR, 1>(r0, j, s.H, s.hp, s.U, acc);
-    for (int i = 0; i < MR; ++i) ei::pstoreu(s.h.col(j) + r0 + i * PS, ei::ptanh(acc[i][0]));
-  }
+  P acc[MR][NJ];
+  for (int i = 0; i < MR; ++i)
+    for (int u = 0; u < NJ; ++u) acc[i][u] = ei::ploadu<P>(s.G.col(j0 + u) + r0 + i * PS);
+  unit_gate_sums<MR, NJ>(r0, j0, s.H, Index(1), s.hp, s.U, acc);
+  for (int i = 0; i < MR; ++i)
+    for (int u = 0; u < NJ; ++u) ei::pstoreu(s.h.col(j0 + u) + r0 + i * PS, ei::ptanh(acc[i][u]));
+}
+
+template <int MR, typename T>
+inline void rnn_step_rows(Index r0, const RnnStep<T>& s) {
+  constexpr Index NJ = 4;
+  Index j = 0;
+  for (; j + NJ <= s.H; j += NJ) rnn_units_rows<MR, NJ>(r0, j, s);
+  for (; j < s.H; ++j) rnn_units_rows<MR, 1>(r0, j, s);
 }
 
 template <typename T>
@@ -179,7 +192,7 @@ inline void lstm_step_rows(Index r0, const LstmStep<T>& s) {
     P acc[MR][4];
     for (int i = 0; i < MR; ++i)
       for (int g = 0; g < 4; ++g) acc[i][g] = ei::ploadu<P>(s.G.col(g * H + j) + r0 + i * PS);
-    unit_gate_sums<MR, 4>(r0, j, H, s.hp, s.U, acc);
+    unit_gate_sums<MR, 4>(r0, j, H, H, s.hp, s.U, acc);
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
       const P ig = sigmoid.packetOp(acc[i][0]), fg = sigmoid.packetOp(acc[i][1]), gg = ei::ptanh(acc[i][2]),
@@ -249,7 +262,7 @@ inline void gru_step_rows(Index r0, const GruStep<T>& s) {
     P acc[MR][3];
     for (int i = 0; i < MR; ++i)
       for (int g = 0; g < 3; ++g) acc[i][g] = ei::pset1<P>(s.rb.col(g * H + j)[0]);
-    unit_gate_sums<MR, 3>(r0, j, H, s.hp, s.U, acc);
+    unit_gate_sums<MR, 3>(r0, j, H, H, s.hp, s.U, acc);
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
       const P z = sigmoid.packetOp(ei::padd(ei::ploadu<P>(s.G.col(j) + r), acc[i][0]));
