@@ -99,7 +99,7 @@ inline void rnn_units_rows(Index r0, Index j0, const RnnStep<T>& s) {
 
 template <int MR, typename T>
 inline void rnn_step_rows(Index r0, const RnnStep<T>& s) {
-  constexpr Index NJ = 4;
+  constexpr int NJ = 4;
   Index j = 0;
   for (; j + NJ <= s.H; j += NJ) rnn_units_rows<MR, NJ>(r0, j, s);
   for (; j < s.H; ++j) rnn_units_rows<MR, 1>(r0, j, s);

@@ -250,13 +250,10 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
 /// least 1024 rows with m and n at most 128 and one of them at most 32 (a 16- or 32-feature input, a 32-unit
 /// layer): it needs no transpose and no padding, and keeps up with the packed product's register tiles there.
 /// With fewer rows its per-output sums cost more than the transpose saves; with m and n both larger the packed
-/// product's 2-packet x 8-column tiles do more work per load. `seqnet_bench --kernels`, 2026-11-28 11:00 UTC,
-/// us, dot-product kernel against packed and Eigen's GEMM: K = 6400, m = n = 8: 7.3 against 22.5 and 20.4;
-/// m = 8, n = 32: 29.7 against 66.0 and 61.5; m = 16, n = 32: 59.6 against 73.3 and 85.3; m = 32, n = 32: 126
-/// against 146 and 196; m = 24, n = 96: 276 against 366 and 356; m = 128, n = 16: 280 against 345 and 423; m =
-/// 16, n = 128: 245 against 245 and 316; m = 16, n = 512: 1181 against 969; m = 64, n = 64: 556 against 519;
-/// K = 1024, m = 128, n = 32: 83 against 103; K = 256, m = 128, n = 32: 28.7 against 22.9; K = 500, m = 16, n =
-/// 8: 1.7 against 3.0 and 2.3. Everything else goes through packed_gemm_tn_acc.
+/// product's 2-packet x 8-column tiles do more work per load. `seqnet_bench --kernels` (2026-11-28), dot-product
+/// kernel against packed: K = 6400, m = n = 8: 7.3 us against 22.5; m = 16, n = 32: 59.6 against 73.3; m = 64,
+/// n = 64: 556 against 519; K = 256, m = 128, n = 32: 28.7 against 22.9 (the other shapes: docs/performance.md,
+/// item 27). Everything else goes through packed_gemm_tn_acc.
 template <typename DA, typename DB, typename DC>
 inline void tn_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B,
                        const Eigen::MatrixBase<DC>& Cx) {
