@@ -221,8 +221,9 @@ TEST_CASE("GRU: float forward agrees with double", "[gru][float]") {
 }
 
 TEST_CASE("GRU: the fused float step agrees with double on every row path", "[gru][float]") {
-  // As for the LSTM: 53 rows reach every row path of the fused step (H <= 16, reset_after, float); H = 17
-  // and reset_after = false take the unfused one.
+  // As for the LSTM: 53 rows reach every row path of the fused step (H <= 16, reset_after, float) and of the
+  // pass after the product (H = 17, reset_after: gru_cell_fused); reset_after = false takes the block
+  // expressions.
   for (Index H : {3, 8, 16, 17}) {
     for (const GRUOptions& o : {opts(true, false), opts(false, true, 0.0, 0.3), opts(true, false, 0.0, 0.0, false)}) {
       INFO("H " << H << " go_backwards " << o.go_backwards << " recurrent dropout " << o.recurrent_dropout

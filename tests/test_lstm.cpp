@@ -305,8 +305,9 @@ TEST_CASE("LSTM: float forward agrees with double", "[lstm][float]") {
 
 TEST_CASE("LSTM: the fused float step agrees with double on every row path", "[lstm][float]") {
   // 53 rows: blocks of two SIMD packets, one packet and single rows at any packet size up to 16 floats.
-  // H = 3, 8, 16 take the fused step in float; H = 17 the unfused one. Training with recurrent dropout and
-  // backwards reading too: the backward reads the gates, cells and states the fused forward stored.
+  // H = 3, 8, 16 take the fused step in float; H = 17 the product (small_gemm), then the same pass without it
+  // (lstm_cell_fused). Training with recurrent dropout and backwards reading too: the backward reads the
+  // gates, cells and states the forward stored.
   for (Index H : {3, 8, 16, 17}) {
     for (const LSTMOptions& o : {opts(true, false), opts(false, true, 0.0, 0.3)}) {
       INFO("H " << H << " go_backwards " << o.go_backwards << " recurrent dropout " << o.recurrent_dropout);

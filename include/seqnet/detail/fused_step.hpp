@@ -181,18 +181,20 @@ struct LstmStep {
   Cols<T> c, tc, h;     // new cell, its tanh, new state (B x H each)
 };
 
-template <int MR, typename T>
-inline void lstm_step_rows(Index r0, const LstmStep<T>& s) {
+// Units j0 .. j1-1 of MR packets of rows from r0. Product = false: G already holds the whole gate sums
+// (X_t W + b + h' U); s.hp and s.U are not read.
+template <int MR, bool Product, typename T>
+inline void lstm_step_rows(Index r0, const LstmStep<T>& s, Index j0, Index j1) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<T>::type;
   constexpr Index PS = ei::packet_traits<T>::size;
   const ei::scalar_logistic_op<T> sigmoid;
   const Index H = s.H;
-  for (Index j = 0; j < H; ++j) {
+  for (Index j = j0; j < j1; ++j) {
     P acc[MR][4];
     for (int i = 0; i < MR; ++i)
       for (int g = 0; g < 4; ++g) acc[i][g] = ei::ploadu<P>(s.G.col(g * H + j) + r0 + i * PS);
-    unit_gate_sums<MR, 4>(r0, j, H, H, s.hp, s.U, acc);
+    if constexpr (Product) unit_gate_sums<MR, 4>(r0, j, H, H, s.hp, s.U, acc);
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
       const P ig = sigmoid.packetOp(acc[i][0]), fg = sigmoid.packetOp(acc[i][1]), gg = ei::ptanh(acc[i][2]),
@@ -210,14 +212,14 @@ inline void lstm_step_rows(Index r0, const LstmStep<T>& s) {
   }
 }
 
-template <typename T>
-inline void lstm_step_row(Index r, const LstmStep<T>& s) {
+template <bool Product, typename T>
+inline void lstm_step_row(Index r, const LstmStep<T>& s, Index j0, Index j1) {
   const Eigen::internal::scalar_logistic_op<T> sigmoid;
   const Index H = s.H;
-  for (Index j = 0; j < H; ++j) {
+  for (Index j = j0; j < j1; ++j) {
     T acc[4];
     for (int g = 0; g < 4; ++g) acc[g] = s.G.col(g * H + j)[r];
-    unit_gate_sums_row<4>(r, j, H, s.hp, s.U, acc);
+    if constexpr (Product) unit_gate_sums_row<4>(r, j, H, s.hp, s.U, acc);
     const T ig = sigmoid(acc[0]), fg = sigmoid(acc[1]), gg = std::tanh(acc[2]), og = sigmoid(acc[3]);
     s.G.col(j)[r] = ig;
     s.G.col(H + j)[r] = fg;
@@ -234,7 +236,23 @@ inline void lstm_step_row(Index r, const LstmStep<T>& s) {
 template <typename T>
 inline void lstm_step_fused(const LstmStep<T>& s) {
   for_row_blocks<T>(
-      s.B, [&](auto mr, Index r) { lstm_step_rows<decltype(mr)::value>(r, s); }, [&](Index r) { lstm_step_row(r, s); });
+      s.B, [&](auto mr, Index r) { lstm_step_rows<decltype(mr)::value, true>(r, s, 0, s.H); },
+      [&](Index r) { lstm_step_row<true>(r, s, 0, s.H); });
+}
+
+/// The LSTM cell of one step whose recurrent product is already in G (G_t = X_t W + b + h' U, written by
+/// small_gemm for layers of more than kFusedStepMaxUnits units): the same pass as lstm_step_fused without the
+/// product (s.hp and s.U are not read). One pass over packets of rows per unit, where one Eigen expression per
+/// gate column sets up its own loop: at a 32-row slice, two packets per column, that set-up cost more than
+/// the nonlinearities. Unit by unit, all rows of a unit before the next: nothing is reused across units here,
+/// and with the row blocks outside, an inference batch of 256 rows would pass over the step's whole gate
+/// block (512 KB at H = 128) once per block.
+template <typename T>
+inline void lstm_cell_fused(const LstmStep<T>& s) {
+  for (Index j = 0; j < s.H; ++j)
+    for_row_blocks<T>(
+        s.B, [&](auto mr, Index r) { lstm_step_rows<decltype(mr)::value, false>(r, s, j, j + 1); },
+        [&](Index r) { lstm_step_row<false>(r, s, j, j + 1); });
 }
 
 /// One GRU step (reset_after, Keras' activations): on entry G (B x 3H) holds X_t W + b; with
@@ -248,21 +266,29 @@ struct GruStep {
   Cols<const T> rb;     // the recurrent bias, a row: entry c at rb.col(c)[0]
   Cols<T> G;            // the step's gates
   Cols<T> rh, h;        // R_h cache, new state (B x H each)
+  Cols<const T> R;      // R = h' U + rb (B x 3H) when computed before the step (gru_cell_fused), else unused
 };
 
-template <int MR, typename T>
-inline void gru_step_rows(Index r0, const GruStep<T>& s) {
+// Units j0 .. j1-1 of MR packets of rows from r0. Product = false: R is read from s.R; s.U and s.rb are
+// not read.
+template <int MR, bool Product, typename T>
+inline void gru_step_rows(Index r0, const GruStep<T>& s, Index j0, Index j1) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<T>::type;
   constexpr Index PS = ei::packet_traits<T>::size;
   const ei::scalar_logistic_op<T> sigmoid;
   const Index H = s.H;
   const P one = ei::pset1<P>(T(1));
-  for (Index j = 0; j < H; ++j) {
+  for (Index j = j0; j < j1; ++j) {
     P acc[MR][3];
-    for (int i = 0; i < MR; ++i)
-      for (int g = 0; g < 3; ++g) acc[i][g] = ei::pset1<P>(s.rb.col(g * H + j)[0]);
-    unit_gate_sums<MR, 3>(r0, j, H, H, s.hp, s.U, acc);
+    if constexpr (Product) {
+      for (int i = 0; i < MR; ++i)
+        for (int g = 0; g < 3; ++g) acc[i][g] = ei::pset1<P>(s.rb.col(g * H + j)[0]);
+      unit_gate_sums<MR, 3>(r0, j, H, H, s.hp, s.U, acc);
+    } else {
+      for (int i = 0; i < MR; ++i)
+        for (int g = 0; g < 3; ++g) acc[i][g] = ei::ploadu<P>(s.R.col(g * H + j) + r0 + i * PS);
+    }
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
       const P z = sigmoid.packetOp(ei::padd(ei::ploadu<P>(s.G.col(j) + r), acc[i][0]));
@@ -278,14 +304,18 @@ inline void gru_step_rows(Index r0, const GruStep<T>& s) {
   }
 }
 
-template <typename T>
-inline void gru_step_row(Index r, const GruStep<T>& s) {
+template <bool Product, typename T>
+inline void gru_step_row(Index r, const GruStep<T>& s, Index j0, Index j1) {
   const Eigen::internal::scalar_logistic_op<T> sigmoid;
   const Index H = s.H;
-  for (Index j = 0; j < H; ++j) {
+  for (Index j = j0; j < j1; ++j) {
     T acc[3];
-    for (int g = 0; g < 3; ++g) acc[g] = s.rb.col(g * H + j)[0];
-    unit_gate_sums_row<3>(r, j, H, s.hp, s.U, acc);
+    if constexpr (Product) {
+      for (int g = 0; g < 3; ++g) acc[g] = s.rb.col(g * H + j)[0];
+      unit_gate_sums_row<3>(r, j, H, s.hp, s.U, acc);
+    } else {
+      for (int g = 0; g < 3; ++g) acc[g] = s.R.col(g * H + j)[r];
+    }
     const T z = sigmoid(s.G.col(j)[r] + acc[0]);
     const T rg = sigmoid(s.G.col(H + j)[r] + acc[1]);
     const T hh = std::tanh(s.G.col(2 * H + j)[r] + rg * acc[2]);
@@ -300,7 +330,19 @@ inline void gru_step_row(Index r, const GruStep<T>& s) {
 template <typename T>
 inline void gru_step_fused(const GruStep<T>& s) {
   for_row_blocks<T>(
-      s.B, [&](auto mr, Index r) { gru_step_rows<decltype(mr)::value>(r, s); }, [&](Index r) { gru_step_row(r, s); });
+      s.B, [&](auto mr, Index r) { gru_step_rows<decltype(mr)::value, true>(r, s, 0, s.H); },
+      [&](Index r) { gru_step_row<true>(r, s, 0, s.H); });
+}
+
+/// The GRU step whose R = h' U + rb is already in s.R (written by small_gemm for layers of more than
+/// kFusedStepMaxUnits units): the same pass as gru_step_fused without the product, for the reason given at
+/// lstm_cell_fused.
+template <typename T>
+inline void gru_cell_fused(const GruStep<T>& s) {
+  for (Index j = 0; j < s.H; ++j)
+    for_row_blocks<T>(
+        s.B, [&](auto mr, Index r) { gru_step_rows<decltype(mr)::value, false>(r, s, j, j + 1); },
+        [&](Index r) { gru_step_row<false>(r, s, j, j + 1); });
 }
 
 }  // namespace detail

@@ -109,7 +109,8 @@ class GRU final : public Recurrent<T> {
             detail::gru_step_fused(detail::GruStep<T>{B, H, detail::cols_of(hp), detail::cols_of(this->param(1)),
                                                       detail::Cols<const T>{bias.data() + 1, bias.outerStride()},
                                                       detail::mutable_cols_of(Gt), detail::mutable_cols_of(rh),
-                                                      detail::mutable_cols_of(S_.middleRows(cr, B))});
+                                                      detail::mutable_cols_of(S_.middleRows(cr, B)),
+                                                      detail::Cols<const T>{nullptr, 0}});
             return;
           }
         }
@@ -261,14 +262,22 @@ class GRU final : public Recurrent<T> {
            this->recurrent_activation() == Activation::Sigmoid;
   }
 
-  /// The forward step for Keras' defaults without a mask, h' = h_{t-1} (.* M_h): R_t = h' U + rb, then per
-  /// column j of the three gates, while its B values are in L1: z = sigmoid(G_z + R_z), r = sigmoid(G_r + R_r),
+  /// The forward step for Keras' defaults without a mask, h' = h_{t-1} (.* M_h): R_t = h' U + rb, then (in
+  /// float in one pass over SIMD packets of rows per unit, detail::gru_cell_fused) per column j of the three
+  /// gates, while its B values are in L1: z = sigmoid(G_z + R_z), r = sigmoid(G_r + R_r),
   /// rh = R_h (kept for the backward), hh = tanh(G_h + r .* rh), h = z .* h' + (1 - z) .* hh. G_t keeps
   /// z, r, hh as the block path leaves them.
   template <typename DG, typename DH, typename DR, typename DS>
   void step_standard(DG& Gt, const DH& hprev, DR& rh, DS&& h) {
     const Index H = this->units();
     recurrent_product(hprev);  // R_t = h' U + rb
+    if constexpr (detail::fused_step_packets<T>()) {
+      const detail::Cols<const T> none{nullptr, 0};
+      detail::gru_cell_fused(detail::GruStep<T>{this->B_, H, detail::cols_of(hprev), none, none,
+                                                detail::mutable_cols_of(Gt), detail::mutable_cols_of(rh),
+                                                detail::mutable_cols_of(h), detail::cols_of(R_)});
+      return;
+    }
     for (Index j = 0; j < H; ++j) {
       auto z = Gt.col(j).array(), r = Gt.col(H + j).array(), hh = Gt.col(2 * H + j).array();
       auto rhj = rh.col(j).array();

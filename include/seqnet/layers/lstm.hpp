@@ -197,11 +197,20 @@ class LSTM final : public Recurrent<T> {
     }
   }
 
-  /// The same for Keras' activations without a mask: the whole cell update column by column, each column's
-  /// B values contiguous and still in L1 from the recurrent product.
+  /// The same for Keras' activations without a mask, after the recurrent product has been added to G_t: in
+  /// float one pass over SIMD packets of rows per unit (detail::lstm_cell_fused), otherwise the whole cell
+  /// update column by column, each column's B values contiguous and still in L1 from the recurrent product.
   template <typename DG>
   void cell_update_standard(DG& Gt, Index pr, Index cr, Index tr) {
     const Index H = this->units(), B = this->B_;
+    if constexpr (detail::fused_step_packets<T>()) {
+      const detail::Cols<const T> none{nullptr, 0};
+      detail::lstm_cell_fused(detail::LstmStep<T>{
+          B, H, none, none, detail::mutable_cols_of(Gt), detail::cols_of(C_.middleRows(pr, B)),
+          detail::mutable_cols_of(C_.middleRows(cr, B)), detail::mutable_cols_of(TC_.middleRows(tr, B)),
+          detail::mutable_cols_of(S_.middleRows(cr, B))});
+      return;
+    }
     for (Index j = 0; j < H; ++j) {
       auto i = Gt.col(j).array(), f = Gt.col(H + j).array(), g = Gt.col(2 * H + j).array(),
            o = Gt.col(3 * H + j).array();
