@@ -179,6 +179,7 @@ struct LstmStep {
   Cols<T> G;            // the step's gates
   Cols<const T> cp;     // c_prev (B x H)
   Cols<T> c, tc, h;     // new cell, its tanh, new state (B x H each)
+  Index ahead;          // rows from c, tc and h to the next step's blocks, to prefetch for writing (0: none)
 };
 
 // Units j0 .. j1-1 of MR packets of rows from r0. Product = false: G already holds the whole gate sums
@@ -197,6 +198,11 @@ inline void lstm_step_rows(Index r0, const LstmStep<T>& s, Index j0, Index j1) {
     if constexpr (Product) unit_gate_sums<MR, 4>(r0, j, H, H, s.hp, s.U, acc);
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
+      if (s.ahead != 0) {
+        __builtin_prefetch(s.c.col(j) + r + s.ahead, 1);
+        __builtin_prefetch(s.tc.col(j) + r + s.ahead, 1);
+        __builtin_prefetch(s.h.col(j) + r + s.ahead, 1);
+      }
       const P ig = sigmoid.packetOp(acc[i][0]), fg = sigmoid.packetOp(acc[i][1]), gg = ei::ptanh(acc[i][2]),
               og = sigmoid.packetOp(acc[i][3]);
       ei::pstoreu(s.G.col(j) + r, ig);
@@ -246,13 +252,19 @@ inline void lstm_step_fused(const LstmStep<T>& s) {
 /// gate column sets up its own loop: at a 32-row slice, two packets per column, that set-up cost more than
 /// the nonlinearities. Unit by unit, all rows of a unit before the next: nothing is reused across units here,
 /// and with the row blocks outside, an inference batch of 256 rows would pass over the step's whole gate
-/// block (512 KB at H = 128) once per block.
+/// block (512 KB at H = 128) once per block. One packet of rows at a time, so that the constants of the
+/// nonlinearities stay in registers. In training the new cell, its tanh and the state go to rows that no
+/// step has written yet (3H columns of the caches of all steps, far beyond L2), whose lines the hardware
+/// prefetchers do not fetch ahead: each packet first prefetches for writing the same rows of the next
+/// step's blocks (s.ahead).
 template <typename T>
 inline void lstm_cell_fused(const LstmStep<T>& s) {
-  for (Index j = 0; j < s.H; ++j)
-    for_row_blocks<T>(
-        s.B, [&](auto mr, Index r) { lstm_step_rows<decltype(mr)::value, false>(r, s, j, j + 1); },
-        [&](Index r) { lstm_step_row<false>(r, s, j, j + 1); });
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  for (Index j = 0; j < s.H; ++j) {
+    Index r = 0;
+    for (; r + PS <= s.B; r += PS) lstm_step_rows<1, false>(r, s, j, j + 1);
+    for (; r < s.B; ++r) lstm_step_row<false>(r, s, j, j + 1);
+  }
 }
 
 /// One GRU step (reset_after, Keras' activations): on entry G (B x 3H) holds X_t W + b; with
@@ -339,10 +351,12 @@ inline void gru_step_fused(const GruStep<T>& s) {
 /// lstm_cell_fused.
 template <typename T>
 inline void gru_cell_fused(const GruStep<T>& s) {
-  for (Index j = 0; j < s.H; ++j)
-    for_row_blocks<T>(
-        s.B, [&](auto mr, Index r) { gru_step_rows<decltype(mr)::value, false>(r, s, j, j + 1); },
-        [&](Index r) { gru_step_row<false>(r, s, j, j + 1); });
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  for (Index j = 0; j < s.H; ++j) {
+    Index r = 0;
+    for (; r + PS <= s.B; r += PS) gru_step_rows<1, false>(r, s, j, j + 1);
+    for (; r < s.B; ++r) gru_step_row<false>(r, s, j, j + 1);
+  }
 }
 
 }  // namespace detail

@@ -103,7 +103,7 @@ class LSTM final : public Recurrent<T> {
           detail::lstm_step_fused(detail::LstmStep<T>{
               B, this->units(), hp, detail::cols_of(U), detail::mutable_cols_of(Gt),
               detail::cols_of(C_.middleRows(pr, B)), detail::mutable_cols_of(C_.middleRows(cr, B)),
-              detail::mutable_cols_of(TC_.middleRows(tr, B)), detail::mutable_cols_of(S_.middleRows(cr, B))});
+              detail::mutable_cols_of(TC_.middleRows(tr, B)), detail::mutable_cols_of(S_.middleRows(cr, B)), 0});
           this->emit(S_, s, cr, x, y);
           continue;
         }
@@ -113,7 +113,7 @@ class LSTM final : public Recurrent<T> {
       else
         detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
       if (standard)
-        cell_update_standard(Gt, pr, cr, tr);
+        cell_update_standard(Gt, pr, cr, tr, s + 1 < steps && this->train_ ? cr - pr : 0);
       else
         cell_update(Gt, t, pr, cr, tr);
       this->emit(S_, s, cr, x, y);
@@ -201,14 +201,14 @@ class LSTM final : public Recurrent<T> {
   /// float one pass over SIMD packets of rows per unit (detail::lstm_cell_fused), otherwise the whole cell
   /// update column by column, each column's B values contiguous and still in L1 from the recurrent product.
   template <typename DG>
-  void cell_update_standard(DG& Gt, Index pr, Index cr, Index tr) {
+  void cell_update_standard(DG& Gt, Index pr, Index cr, Index tr, Index ahead) {
     const Index H = this->units(), B = this->B_;
     if constexpr (detail::fused_step_packets<T>()) {
       const detail::Cols<const T> none{nullptr, 0};
       detail::lstm_cell_fused(detail::LstmStep<T>{
           B, H, none, none, detail::mutable_cols_of(Gt), detail::cols_of(C_.middleRows(pr, B)),
           detail::mutable_cols_of(C_.middleRows(cr, B)), detail::mutable_cols_of(TC_.middleRows(tr, B)),
-          detail::mutable_cols_of(S_.middleRows(cr, B))});
+          detail::mutable_cols_of(S_.middleRows(cr, B)), ahead});
       return;
     }
     for (Index j = 0; j < H; ++j) {
