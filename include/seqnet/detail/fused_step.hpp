@@ -72,6 +72,28 @@ inline void for_row_blocks(Index B, Rows&& rows, Row&& row) {
   for (; r < B; ++r) row(r);
 }
 
+/// The passes after the product (lstm_cell_fused, gru_cell_fused): unit j by unit, packet(j, r) for each SIMD
+/// packet of rows from r, then row(j, r) for each row left.
+template <typename T, typename Packet, typename Row>
+inline void for_unit_packets(Index B, Index H, Packet&& packet, Row&& row) {
+  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
+  for (Index j = 0; j < H; ++j) {
+    Index r = 0;
+    for (; r + PS <= B; r += PS) packet(j, r);
+    for (; r < B; ++r) row(j, r);
+  }
+}
+
+/// Asks for the cache line at p in a state to be written (a hint: it never faults, and compilers without
+/// the builtin skip it).
+inline void prefetch_for_write(const void* p) {
+#if defined(__GNUC__)
+  __builtin_prefetch(p, 1);
+#else
+  (void)p;
+#endif
+}
+
 /// One SimpleRNN step with tanh: h = tanh(G + h' U), G (B x H) holding X_t W + b (left as it is).
 template <typename T>
 struct RnnStep {
@@ -199,9 +221,9 @@ inline void lstm_step_rows(Index r0, const LstmStep<T>& s, Index j0, Index j1) {
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
       if (s.ahead != 0) {
-        __builtin_prefetch(s.c.col(j) + r + s.ahead, 1);
-        __builtin_prefetch(s.tc.col(j) + r + s.ahead, 1);
-        __builtin_prefetch(s.h.col(j) + r + s.ahead, 1);
+        prefetch_for_write(s.c.col(j) + r + s.ahead);
+        prefetch_for_write(s.tc.col(j) + r + s.ahead);
+        prefetch_for_write(s.h.col(j) + r + s.ahead);
       }
       const P ig = sigmoid.packetOp(acc[i][0]), fg = sigmoid.packetOp(acc[i][1]), gg = ei::ptanh(acc[i][2]),
               og = sigmoid.packetOp(acc[i][3]);
@@ -259,12 +281,9 @@ inline void lstm_step_fused(const LstmStep<T>& s) {
 /// step's blocks (s.ahead).
 template <typename T>
 inline void lstm_cell_fused(const LstmStep<T>& s) {
-  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
-  for (Index j = 0; j < s.H; ++j) {
-    Index r = 0;
-    for (; r + PS <= s.B; r += PS) lstm_step_rows<1, false>(r, s, j, j + 1);
-    for (; r < s.B; ++r) lstm_step_row<false>(r, s, j, j + 1);
-  }
+  for_unit_packets<T>(
+      s.B, s.H, [&](Index j, Index r) { lstm_step_rows<1, false>(r, s, j, j + 1); },
+      [&](Index j, Index r) { lstm_step_row<false>(r, s, j, j + 1); });
 }
 
 /// One GRU step (reset_after, Keras' activations): on entry G (B x 3H) holds X_t W + b; with
@@ -351,12 +370,9 @@ inline void gru_step_fused(const GruStep<T>& s) {
 /// lstm_cell_fused.
 template <typename T>
 inline void gru_cell_fused(const GruStep<T>& s) {
-  constexpr Index PS = Eigen::internal::packet_traits<T>::size;
-  for (Index j = 0; j < s.H; ++j) {
-    Index r = 0;
-    for (; r + PS <= s.B; r += PS) gru_step_rows<1, false>(r, s, j, j + 1);
-    for (; r < s.B; ++r) gru_step_row<false>(r, s, j, j + 1);
-  }
+  for_unit_packets<T>(
+      s.B, s.H, [&](Index j, Index r) { gru_step_rows<1, false>(r, s, j, j + 1); },
+      [&](Index j, Index r) { gru_step_row<false>(r, s, j, j + 1); });
 }
 
 }  // namespace detail
