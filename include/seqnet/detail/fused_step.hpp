@@ -274,11 +274,11 @@ inline void lstm_step_fused(const LstmStep<T>& s) {
 /// gate column sets up its own loop: at a 32-row slice, two packets per column, that set-up cost more than
 /// the nonlinearities. Unit by unit, all rows of a unit before the next: nothing is reused across units here,
 /// and with the row blocks outside, an inference batch of 256 rows would pass over the step's whole gate
-/// block (512 KB at H = 128) once per block. One packet of rows at a time, so that the constants of the
-/// nonlinearities stay in registers. In training the new cell, its tanh and the state go to rows that no
-/// step has written yet (3H columns of the caches of all steps, far beyond L2), whose lines the hardware
-/// prefetchers do not fetch ahead: each packet first prefetches for writing the same rows of the next
-/// step's blocks (s.ahead).
+/// block (512 KB at H = 128) once per block. One packet of rows at a time: with two, more values were live
+/// than the registers hold, and the constants of the nonlinearities went to the stack for every unit. In
+/// training the new cell, its tanh and the state go to rows that no step has written yet (3H columns of the
+/// caches of all steps, far beyond L2), whose lines the hardware prefetchers do not fetch ahead: each packet
+/// first prefetches for writing the same rows of the next step's blocks (s.ahead).
 template <typename T>
 inline void lstm_cell_fused(const LstmStep<T>& s) {
   for_unit_packets<T>(
