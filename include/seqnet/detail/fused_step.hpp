@@ -201,7 +201,8 @@ struct LstmStep {
   Cols<T> G;            // the step's gates
   Cols<const T> cp;     // c_prev (B x H)
   Cols<T> c, tc, h;     // new cell, its tanh, new state (B x H each)
-  Index ahead;          // rows from c, tc and h to the next step's blocks, to prefetch for writing (0: none)
+  Index ahead;          // lstm_cell_fused: rows from c, tc and h to the next step's blocks, to prefetch for
+                        // writing (0: none); the fused step does not read it
 };
 
 // Units j0 .. j1-1 of MR packets of rows from r0. Product = false: G already holds the whole gate sums
@@ -220,7 +221,7 @@ inline void lstm_step_rows(Index r0, const LstmStep<T>& s, Index j0, Index j1) {
     if constexpr (Product) unit_gate_sums<MR, 4>(r0, j, H, H, s.hp, s.U, acc);
     for (int i = 0; i < MR; ++i) {
       const Index r = r0 + i * PS;
-      if (s.ahead != 0) {
+      if (!Product && s.ahead != 0) {  // only the pass after the product (lstm_cell_fused) prefetches
         prefetch_for_write(s.c.col(j) + r + s.ahead);
         prefetch_for_write(s.tc.col(j) + r + s.ahead);
         prefetch_for_write(s.h.col(j) + r + s.ahead);
