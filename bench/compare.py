@@ -196,8 +196,10 @@ def main(argv):
     big = [c for c in configs if c in BIG]
     if big:
         w("")
-        w("Achieved training GFLOP/s of the large models (FLOPs per sample = 3 x T x dirs x 2(D*4H + H*4H)), "
-          "beside the machine's rates at the same thread count:")
+        w("Achieved training GFLOP/s of the large models (FLOPs per sample = 3 x T x dirs x 2(D*4H + H*4H), "
+          "the dense computation's count: samples/s times that; seqnet reads only a batch's distinct ids "
+          "through the input projection and does fewer, so its column is the rate a dense computation would "
+          "need for the same speed), beside the machine's rates at the same thread count:")
         w("")
         w("| config | threads | GFLOP/sample | seqnet GFLOP/s | torch GFLOP/s | Eigen SGEMM 1024^3 | Eigen GEMM, projection shape | measured FMA peak | nominal peak (issue) | seqnet / measured peak |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

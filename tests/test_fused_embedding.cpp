@@ -3,12 +3,15 @@
 #include "gradcheck.hpp"
 
 #include <catch2/catch.hpp>
+#include <seqnet/layers/bidirectional.hpp>
 #include <seqnet/layers/embedding.hpp>
 #include <seqnet/layers/gru.hpp>
 #include <seqnet/layers/lstm.hpp>
 #include <seqnet/layers/simple_rnn.hpp>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 using namespace seqnet;
 
@@ -16,27 +19,27 @@ namespace {
 
 constexpr Index kVocab = 7, kDim = 3, kSteps = 5, kBatch = 4;
 
-SeqBatch<double> random_ids(std::uint64_t seed, Index vocab = kVocab) {
+SeqBatch<double> random_ids(std::uint64_t seed, Index vocab = kVocab, Index batch = kBatch) {
   Rng rng(seed);
   SeqBatch<double> ids;
-  ids.batch = kBatch;
+  ids.batch = batch;
   ids.shape = Shape::ids(kSteps);
-  ids.values.resize(kSteps * kBatch, 1);
+  ids.values.resize(kSteps * batch, 1);
   for (Index r = 0; r < ids.values.rows(); ++r)
     ids.values(r, 0) = static_cast<double>(rng.below(static_cast<std::uint64_t>(vocab)));
   return ids;
 }
 
 // Runs Embedding -> layer both ways (unfused, fused) in `mode` and compares outputs and every gradient.
-void check_fused_equals_unfused(Layer<double>& layer, Mode mode, Index vocab = kVocab) {
+void check_fused_equals_unfused(Layer<double>& layer, Mode mode, Index vocab = kVocab, Index batch = kBatch) {
   Embedding<double> emb(vocab, kDim);
   emb.build(Shape::ids(kSteps));
   layer.build(Shape::sequence(kSteps, kDim));
   Rng init(11);
   emb.initialize(init);
   layer.initialize(init);
-  auto& rec = dynamic_cast<Recurrent<double>&>(layer);
-  const SeqBatch<double> ids = random_ids(3, vocab);
+  auto& rec = dynamic_cast<EmbeddingReader<double>&>(layer);
+  const SeqBatch<double> ids = random_ids(3, vocab, batch);
 
   // Unfused: the Embedding materialises x = E[ids].
   rec.set_fused_embedding(nullptr);
@@ -46,7 +49,7 @@ void check_fused_equals_unfused(Layer<double>& layer, Mode mode, Index vocab = k
   Matrix<double> dE_ref, dW_ref;
   std::vector<Matrix<double>> g_ref;
   SeqBatch<double> dy;
-  dy.batch = kBatch;
+  dy.batch = batch;
   dy.shape = layer.output_shape();
   dy.values = Matrix<double>::Random(y_ref.rows(), y_ref.cols());
   if (mode == Mode::Train) {
@@ -59,7 +62,7 @@ void check_fused_equals_unfused(Layer<double>& layer, Mode mode, Index vocab = k
 
   // Fused: the layer reads the ids through E W.
   rec.set_fused_embedding(&emb);
-  REQUIRE(rec.fuses_embedding(mode, 2 * vocab));
+  REQUIRE(rec.fused_embedding() == &emb);
   Rng r2(5);
   const Matrix<double> y = layer.forward(ids, mode, &r2).values;
   CHECK((y - y_ref).cwiseAbs().maxCoeff() < 1e-12);
@@ -131,6 +134,95 @@ TEST_CASE("Fused embedding: a table too large to gather step by step gives the s
   }
 }
 
+TEST_CASE("Fused embedding: a table of more than half the batch's rows is read at the batch's distinct ids",
+          "[fused][distinct]") {
+  // 30 > 20 / 2 table rows: P = E[distinct] W, and the repeated ids of the batch add up in the scatter.
+  const Index vocab = 30;
+  const SeqBatch<double> ids = random_ids(3, vocab);
+  std::vector<double> v(ids.values.data(), ids.values.data() + ids.values.size());
+  std::sort(v.begin(), v.end());
+  REQUIRE(std::unique(v.begin(), v.end()) - v.begin() < ids.values.rows());
+  for (Mode mode : {Mode::Train, Mode::Eval})
+    for (bool back : {false, true}) {
+      LSTMOptions lo;
+      lo.return_sequences = back;
+      lo.go_backwards = back;
+      lo.recurrent_dropout = back ? 0.3 : 0.0;
+      LSTM<double> l(4, lo);
+      check_fused_equals_unfused(l, mode, vocab);
+      GRUOptions go;
+      go.reset_after = !back;
+      go.go_backwards = back;
+      GRU<double> g(3, go);
+      check_fused_equals_unfused(g, mode, vocab);
+      SimpleRNNOptions so;
+      so.go_backwards = back;
+      SimpleRNN<double> r(5, so);
+      check_fused_equals_unfused(r, mode, vocab);
+    }
+}
+
+TEST_CASE("Fused embedding: distinct ids too many to gather from a transposed table, in evaluation",
+          "[fused][distinct][eval]") {
+  // 2,000 x 5 rows of 20,000 ids: about 7,900 distinct, times 32 gate columns of doubles is more than
+  // Recurrent::kTransposedTableBytes, so evaluation gathers from P = E[distinct] W column by column.
+  const Index vocab = 20000, batch = 2000;
+  const Index distinct = detail::count_distinct_ids(random_ids(3, vocab, batch), vocab);
+  REQUIRE(distinct * 32 * static_cast<Index>(sizeof(double)) > Recurrent<double>::kTransposedTableBytes);
+  LSTMOptions o;
+  o.return_sequences = true;
+  LSTM<double> l(8, o);
+  check_fused_equals_unfused(l, Mode::Eval, vocab, batch);
+}
+
+TEST_CASE("Fused embedding: Bidirectional reads the ids in both directions", "[fused][bidirectional]") {
+  for (Index vocab : {kVocab, Index(30)})  // the whole table (2 V <= T*B), the distinct ids
+    for (Mode mode : {Mode::Train, Mode::Eval})
+      for (MergeMode merge : {MergeMode::Concat, MergeMode::Sum}) {
+        LSTMOptions lo;
+        lo.return_sequences = merge == MergeMode::Sum;
+        Bidirectional<double> bl(LSTM<double>(4, lo), merge);
+        check_fused_equals_unfused(bl, mode, vocab);
+        Bidirectional<double> bg(GRU<double>(3), merge);
+        check_fused_equals_unfused(bg, mode, vocab);
+      }
+}
+
+TEST_CASE("Fused embedding: when the distinct ids pay off", "[fused][distinct]") {
+  const Index vocab = 100, rows = kSteps * kBatch;
+  auto batch = [&](auto id_of_row) {
+    SeqBatch<double> x;
+    x.batch = kBatch;
+    x.shape = Shape::ids(kSteps);
+    x.values.resize(rows, 1);
+    for (Index r = 0; r < rows; ++r) x.values(r, 0) = id_of_row(r);
+    return x;
+  };
+  const auto few = batch([](Index r) { return static_cast<double>(r % 5); });  // 5 distinct ids in 20 rows
+  const auto all = batch([](Index r) { return static_cast<double>(r); });      // 20 distinct ids
+  const auto bad = batch([&](Index r) { return r == 7 ? static_cast<double>(vocab) : 0.0; });
+  const Index wide = Recurrent<double>::kDistinctMinFeatures;
+  Embedding<double> emb(vocab, wide);
+  emb.build(Shape::ids(kSteps));
+  LSTM<double> l(2);
+  l.build(Shape::sequence(kSteps, wide));
+  CHECK_FALSE(l.fuses_embedding(Mode::Train, few));  // no table attached
+  l.set_fused_embedding(&emb);
+  CHECK(l.fuses_embedding(Mode::Train, few));  // 4 * 5 <= 3 * 20
+  CHECK(l.fuses_embedding(Mode::Eval, few));
+  CHECK_FALSE(l.fuses_embedding(Mode::Train, all));  // 4 * 20 > 3 * 20
+  CHECK_FALSE(l.fuses_embedding(Mode::Train, bad));  // an invalid id: the Embedding reports it
+  Rng rng(1);
+  CHECK_THROWS_WITH(l.forward(bad, Mode::Train, &rng), Catch::Contains("token id 100 at sample 3, step 1"));
+
+  Embedding<double> narrow_emb(vocab, wide - 1);
+  narrow_emb.build(Shape::ids(kSteps));
+  LSTM<double> narrow(2);
+  narrow.build(Shape::sequence(kSteps, wide - 1));
+  narrow.set_fused_embedding(&narrow_emb);
+  CHECK_FALSE(narrow.fuses_embedding(Mode::Train, few));  // too few features for the products to pay
+}
+
 TEST_CASE("Fused embedding: recurrent dropout trains fused; input dropout only in inference", "[fused][dropout]") {
   LSTMOptions rd;
   rd.recurrent_dropout = 0.4;
@@ -141,7 +233,7 @@ TEST_CASE("Fused embedding: recurrent dropout trains fused; input dropout only i
   in.dropout = 0.3;
   LSTM<double> b(4, in);
   check_fused_equals_unfused(b, Mode::Eval);
-  CHECK_FALSE(b.fuses_embedding(Mode::Train, 1000));
+  CHECK_FALSE(b.fuses_embedding(Mode::Train, random_ids(2)));
   Rng rng(1);
   CHECK_THROWS_WITH(b.forward(random_ids(2), Mode::Train, &rng), Catch::Contains("input dropout"));
 }
@@ -156,7 +248,7 @@ TEST_CASE("Fused embedding: errors name the id, and a table that does not fit is
   l.set_fused_embedding(&emb);
   ids.values(6, 0) = kVocab;  // step 1, sample 2
   CHECK_THROWS_WITH(l.forward(ids, Mode::Eval), Catch::Contains("token id 7 at sample 2, step 1"));
-  CHECK_FALSE(l.fuses_embedding(Mode::Eval, 2 * kVocab - 1));  // too few rows for E W to pay off
+  CHECK(l.fuses_embedding(Mode::Eval, random_ids(1)));  // 2 V <= T*B
 
   Embedding<double> wide(kVocab, kDim + 1);
   wide.build(Shape::ids(kSteps));

@@ -80,6 +80,41 @@ inline void read_ids(const SeqBatch<T>& x, Index depth, const std::string& where
   for (Index r = 0; r < rows; ++r) out[r] = static_cast<std::int32_t>(v[r]);
 }
 
+/// The number of distinct ids in a batch of `depth`-valued ids, or -1 if a value is not an integer in
+/// [0, depth) (the caller then leaves the error to the layer that checks and names it). One pass over the
+/// rows with a bit per possible id.
+template <typename T>
+inline Index count_distinct_ids(const SeqBatch<T>& x, Index depth) {
+  std::vector<std::uint64_t> seen(static_cast<std::size_t>((depth + 63) / 64), 0);
+  const T* v = x.values.data();
+  Index n = 0;
+  for (Index r = 0, rows = x.values.rows(); r < rows; ++r) {
+    if (!(v[r] >= T(0)) || !(v[r] < static_cast<T>(depth)) || v[r] != std::floor(v[r])) return -1;
+    const auto id = static_cast<std::size_t>(v[r]);
+    const std::uint64_t bit = std::uint64_t(1) << (id % 64);
+    n += (seen[id / 64] & bit) == 0 ? 1 : 0;
+    seen[id / 64] |= bit;
+  }
+  return n;
+}
+
+/// Replaces each of ids[0 .. n) (each in [0, depth), as read_ids leaves them) by its position in the
+/// ascending list of the distinct ids, which goes into `distinct`. `slot` is a workspace of `depth` entries
+/// (kept by the caller so that a batch allocates nothing once it has grown).
+inline void to_distinct_slots(std::int32_t* ids, Index n, Index depth, std::vector<std::int32_t>& distinct,
+                              std::vector<std::int32_t>& slot) {
+  slot.assign(static_cast<std::size_t>(depth), 0);
+  for (Index r = 0; r < n; ++r) slot[static_cast<std::size_t>(ids[r])] = 1;
+  distinct.clear();
+  for (Index id = 0; id < depth; ++id) {
+    std::int32_t& s = slot[static_cast<std::size_t>(id)];
+    if (!s) continue;
+    s = static_cast<std::int32_t>(distinct.size());
+    distinct.push_back(static_cast<std::int32_t>(id));
+  }
+  for (Index r = 0; r < n; ++r) ids[r] = slot[static_cast<std::size_t>(ids[r])];
+}
+
 /// Row count to allocate for a time-major matrix of `rows` rows that per-step code reads column by column
 /// in blocks of B rows: `rows` rounded up to whole cache lines, plus one line when that count is even, so
 /// that the column stride is an odd number of cache lines. Columns then start in different L1 sets; with a

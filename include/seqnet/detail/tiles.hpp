@@ -10,6 +10,7 @@
 #include "seqnet/detail/cols.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -161,6 +162,16 @@ struct ScatterOp {
 template <typename T>
 using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+/// The table_rows x dG.cols() sums of scatter_rows below, into row-major storage of rows `lw` values apart.
+template <typename T, typename DG>
+inline void scatter_rows_into(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DG>& dG, Index table_rows,
+                              T* work, Index lw, const T* scale = nullptr) {
+  const Index rows = static_cast<Index>(ids.size()), cols = dG.cols(), ld = dG.derived().outerStride();
+  eigen_assert(dG.rows() >= rows && lw >= cols);
+  for (Index i = 0; i < table_rows; ++i) std::fill(work + i * lw, work + i * lw + cols, T(0));
+  for_each_tile<T>(rows, cols, ScatterOp<T>{ids.data(), Cols<const T>{dG.derived().data(), ld}, work, lw, scale});
+}
+
 /// dP(ids[r], :) += scale[r] * dG(r, :) for every row r (scale 1 without `scale`). The sums are formed in
 /// `work`, a row-major copy of dP's shape, where the target of each row is contiguous (about 2.5x faster than
 /// scattering column by column into a column-major dP, whose reads and writes land on a new cache line each);
@@ -168,11 +179,8 @@ using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::R
 template <typename T, typename DG, typename DP>
 inline void scatter_rows(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DG>& dG,
                          Eigen::MatrixBase<DP>& dP, RowMajorMatrix<T>& work, const T* scale = nullptr) {
-  const Index rows = static_cast<Index>(ids.size()), cols = dG.cols(), ld = dG.derived().outerStride();
-  eigen_assert(dG.rows() >= rows);
-  work.setZero(dP.rows(), cols);
-  for_each_tile<T>(rows, cols,
-                   ScatterOp<T>{ids.data(), Cols<const T>{dG.derived().data(), ld}, work.data(), cols, scale});
+  work.resize(dP.rows(), dG.cols());
+  scatter_rows_into(ids, dG, dP.rows(), work.data(), work.cols(), scale);
   dP += work;
 }
 

@@ -48,7 +48,7 @@ inline MergeMode merge_mode_from_string(const std::string& s) {
 }
 
 template <typename T>
-class Bidirectional final : public Layer<T> {
+class Bidirectional final : public Layer<T>, public EmbeddingReader<T> {
  public:
   /// Wraps `layer` (an unbuilt SimpleRNN, LSTM or GRU).
   explicit Bidirectional(std::unique_ptr<Layer<T>> layer, MergeMode merge = MergeMode::Concat) : merge_(merge) {
@@ -88,11 +88,29 @@ class Bidirectional final : public Layer<T> {
   }
 
   MergeMode merge_mode() const { return merge_; }
+
+  /// Attaches the Embedding in front to both directions (Recurrent::set_fused_embedding): each reads the
+  /// ids through the table and adds its part of dL/dE into the Embedding's gradient. Call after build.
+  void set_fused_embedding(Layer<T>* embedding) override {
+    if (!this->built()) throw StateError(this->where() + "set_fused_embedding() needs a built layer");
+    inner(*fwd_).set_fused_embedding(embedding);
+    inner(*bwd_).set_fused_embedding(embedding);
+    emb_ = embedding;
+  }
+  const Layer<T>* fused_embedding() const override { return emb_; }
+  /// The two directions take the same input and decide alike; the forward one answers.
+  bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const override {
+    return static_cast<const Recurrent<T>&>(*fwd_).fuses_embedding(mode, x);
+  }
   /// The forward and the backward layer.
   const Layer<T>& forward_layer() const { return *fwd_; }
   const Layer<T>& backward_layer() const { return *bwd_; }
 
  protected:
+  bool accepts_input(const Shape& in) const override {
+    return emb_ && in.encoding == Encoding::Ids && in.steps == this->input_shape().steps;
+  }
+
   Shape do_build(const Shape& in) override {
     const Shape of = fwd_->build(in);
     bwd_->build(in);
@@ -180,6 +198,8 @@ class Bidirectional final : public Layer<T> {
   }
 
  private:
+  static Recurrent<T>& inner(Layer<T>& l) { return static_cast<Recurrent<T>&>(l); }
+
   /// Points both inner layers at this layer's parameter storage (again, when it was rebound).
   void sync_inner() {
     T* values = this->param(0).data();
@@ -193,7 +213,8 @@ class Bidirectional final : public Layer<T> {
   }
 
   MergeMode merge_;
-  std::unique_ptr<Layer<T>> fwd_, bwd_;
+  std::unique_ptr<Layer<T>> fwd_, bwd_;  // both Recurrent (checked by the constructor)
+  Layer<T>* emb_ = nullptr;              // the Embedding read through, when fused
   T* bound_values_ = nullptr;
   T* bound_grads_ = nullptr;
   Matrix<T> ybr_, dybr_;

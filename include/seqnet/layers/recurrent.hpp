@@ -22,8 +22,12 @@
 /// Fused embedding (set_fused_embedding): with an embedding table E (V x D) attached, forward also takes the
 ///   Ids batch that the Embedding would have read, and x_t = E[ids_t] is never built: G = (E W)[ids] + b is a
 ///   gather from P = E W (V x kH), like one-hot input with kernel P. Backward: dP = scatter-add of dG by id,
-///   dW += E^T dP, dE += dP W^T. Exact in exact arithmetic; cheaper whenever V is well below T*B. Not with
-///   input dropout in Mode::Train (the mask differs per sample), nor with an Embedding mask.
+///   dW += E^T dP, dE += dP W^T. Exact in exact arithmetic; cheaper whenever V is well below T*B. When the
+///   table has more than T*B / 2 rows, only the U distinct ids of the batch are read through it (ids are
+///   replaced by their slots in the ascending list of distinct ids): P = E_u W (U x kH, E_u = E[distinct]),
+///   G = P[slots] + b; backward dP = scatter-add of dG by slot (row-major), dW += E_u^T dP,
+///   dE[distinct] += dP W^T. Not with input dropout in Mode::Train (the mask differs per sample), nor with
+///   an Embedding mask.
 /// Output: return_sequences: (T*B) x H, row block s = state after processing step s (processing order, as
 ///   Keras; the input mask is passed on unchanged, as Keras does even with go_backwards); otherwise B x H, the
 ///   state after the last processed step.
@@ -32,9 +36,11 @@
 #include "seqnet/detail/projection.hpp"
 #include "seqnet/layers/layer.hpp"
 
+#include <algorithm>
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace seqnet {
 namespace detail {
@@ -95,9 +101,25 @@ struct RecurrentSettings {
   Activation recurrent_activation = Activation::Sigmoid;
 };
 
+/// A layer that can read the ids of the Embedding in front of it through that Embedding's table (the fused
+/// embedding of the file comment): SimpleRNN, LSTM, GRU and Bidirectional. Sequential attaches each Embedding
+/// without mask_zero to such a layer right after it, and skips the Embedding for a batch for which
+/// fuses_embedding says so.
+template <typename T>
+class EmbeddingReader {
+ public:
+  virtual ~EmbeddingReader() = default;
+  /// Attaches (or, with nullptr, detaches) the Embedding in front.
+  virtual void set_fused_embedding(Layer<T>* embedding) = 0;
+  /// The Embedding attached (nullptr if none).
+  virtual const Layer<T>* fused_embedding() const = 0;
+  /// Whether the ids batch `x` is read through the table in a forward in `mode`.
+  virtual bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const = 0;
+};
+
 /// Base of SimpleRNN, LSTM and GRU: see the file comment for the layout it manages.
 template <typename T>
-class Recurrent : public Layer<T> {
+class Recurrent : public Layer<T>, public EmbeddingReader<T> {
  public:
   Index units() const { return s_.units; }
   bool return_sequences() const { return s_.return_sequences; }
@@ -120,19 +142,31 @@ class Recurrent : public Layer<T> {
   /// table E (V x D, D = this layer's input features): forward then also accepts the Shape::ids(steps) input of
   /// that Embedding and reads x = E[ids] through E W, adding dL/dE into the Embedding's gradient (see the file
   /// comment). Sequential uses it for Embedding -> recurrent pairs; the table stays the Embedding's.
-  void set_fused_embedding(Layer<T>* embedding) {
+  void set_fused_embedding(Layer<T>* embedding) override {
     if (embedding && (embedding->param_specs().size() != 1 || embedding->param(0).cols() != D_))
       throw ShapeError(this->where() + "fused embedding '" + embedding->name() + "' does not fit the layer's " +
                        std::to_string(D_) + " input features");
     emb_ = embedding;
   }
   /// The Embedding attached by set_fused_embedding (nullptr if none).
-  const Layer<T>* fused_embedding() const { return emb_; }
-  /// Whether a fused embedding would be used for a forward in `mode` over `rows` = steps * batch rows:
-  /// attached, no input dropout in training, and the table small enough for the product E W to pay off.
-  bool fuses_embedding(Mode mode, Index rows) const {
-    return emb_ && !(mode == Mode::Train && s_.dropout > 0.0) && 2 * emb_->param(0).rows() <= rows;
+  const Layer<T>* fused_embedding() const override { return emb_; }
+  /// Whether a fused embedding would be used for a forward of the ids batch `x` in `mode`: attached, no
+  /// input dropout in training, and fewer rows through W than x = E[ids] has: the whole table when it has
+  /// at most half as many rows as the batch (`2 V <= T*B`), otherwise the batch's distinct ids when there
+  /// are at most 3/4 as many as rows (`4 U <= 3 T*B`; counted here, one pass over the ids) and the layer
+  /// has at least kDistinctMinFeatures input features. False for a batch with an invalid id, which the
+  /// Embedding then reports.
+  bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const override {
+    if (!emb_ || (mode == Mode::Train && s_.dropout > 0.0) || x.shape.encoding != Encoding::Ids) return false;
+    const Index rows = x.values.rows(), vocab = emb_->param(0).rows();
+    if (2 * vocab <= rows) return true;
+    if (D_ < kDistinctMinFeatures) return false;
+    const Index distinct = detail::count_distinct_ids(x, vocab);
+    return distinct >= 0 && 4 * distinct <= 3 * rows;
   }
+  /// Fewest input features for which fuses_embedding reads a batch's distinct ids through the table: per
+  /// row, the path saves 3 D kH multiply-adds and adds the scatter of kH gate gradients.
+  static constexpr Index kDistinctMinFeatures = 32;
 
   /// A new, unbuilt layer of the same type and settings that reads the sequence in the other direction
   /// (go_backwards flipped): the backward half of Bidirectional.
@@ -210,6 +244,9 @@ class Recurrent : public Layer<T> {
       if (train_ && s_.dropout > 0.0)
         throw StateError(this->where() + "a fused embedding cannot be used with input dropout in training");
       detail::read_ids(x, emb_->param(0).rows(), this->where(), ids_);
+      distinct_only_ = 2 * emb_->param(0).rows() > T_ * B_;
+      if (distinct_only_)  // ids_ become slots in the list of distinct ids (rows of P = E[distinct] W)
+        detail::to_distinct_slots(ids_.data(), T_ * B_, emb_->param(0).rows(), distinct_, slot_);
     }
     masked_ = x.has_mask();
     if (masked_) {
@@ -248,22 +285,49 @@ class Recurrent : public Layer<T> {
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot, dense = !fused && !onehot;
     const Index rows = T_ * B_;
-    if (fused) {
+    // The table the ids are gathered from: W (one-hot input), P = E W (fused), or P = E_u W for the U
+    // distinct ids of the batch (fused, distinct_only_; E_u = E[distinct]). The buffers of the distinct ids
+    // have `cap` rows, of which a batch uses its first U: they grow to an eighth more than a batch needs
+    // (at most min(V, T*B)), so the next batches, whose counts differ little, reallocate nothing.
+    const Index U = static_cast<Index>(distinct_.size());
+    const bool distinct = fused && distinct_only_;
+    const Index cap = !distinct         ? 0
+                      : Eu_.rows() >= U ? Eu_.rows()
+                                        : std::min(U + U / 8, std::min(rows, emb_->param(0).rows()));
+    Index table_rows = onehot ? W.rows() : 0;
+    if (distinct) {
+      const auto& E = emb_->param(0);
+      Eu_.resize(cap, D_);
+      for (Index c = 0; c < D_; ++c)
+        for (Index i = 0; i < U; ++i) Eu_(i, c) = E(distinct_[static_cast<std::size_t>(i)], c);
+      table_rows = U;
+    } else if (fused) {
       P_.resize(emb_->param(0).rows(), W.cols());
       detail::rec_mul_set(emb_->param(0), W, P_);  // P = E W
+      table_rows = P_.rows();
     }
-    const Index table_rows = fused ? P_.rows() : onehot ? W.rows() : 0;
     // The gathers read the table transposed (Q = P^T or W^T, one table row per column) when it is small
     // enough (kTransposedTableBytes) and the batch reads at least as many rows as the table has (always
-    // so for the fused table: 2 V <= T*B).
+    // so for the fused table: 2 V <= T*B); in training, the table of distinct ids at any size: each step's
+    // block, gathered as the loop reaches it, is then read from cache, where a gather of all steps from P
+    // writes all of G to memory before the loop and the loop reads it back.
     const Index table_bytes = table_rows * W.cols() * static_cast<Index>(sizeof(T));
-    by_table_ = (fused || onehot) && rows >= table_rows && table_bytes <= kTransposedTableBytes;
-    if (by_table_) {
+    by_table_ =
+        (fused || onehot) && rows >= table_rows && (table_bytes <= kTransposedTableBytes || (distinct && train_));
+    if (by_table_ && distinct) {  // Q = P^T = W^T E_u^T, straight from a copy of W^T (D x kH values)
+      Wt_.resize(W.cols(), D_);
+      detail::transpose_into(detail::cols_of(W), D_, W.cols(), detail::mutable_cols_of(Wt_));
+      Q_.resize(W.cols(), cap);
+      detail::rec_mul_t_set(Wt_, Eu_.topRows(U), Q_.leftCols(U));
+    } else if (by_table_) {
       Q_.resize(W.cols(), table_rows);
       if (fused)
         detail::transpose_into(detail::cols_of(P_), P_.rows(), P_.cols(), detail::mutable_cols_of(Q_));
       else
         detail::transpose_into(detail::cols_of(W), W.rows(), W.cols(), detail::mutable_cols_of(Q_));
+    } else if (distinct) {
+      P_.resize(cap, W.cols());
+      detail::rec_mul_set(Eu_.topRows(U), W, P_.topRows(U));  // P = E_u W
     }
     stepwise_ = !train_ && (by_table_ || table_bytes <= kStepwiseTableBytes);
     resize_steps(G, stepwise_ ? B_ : rows, W.cols());
@@ -318,6 +382,23 @@ class Recurrent : public Layer<T> {
   void project_backward(const SeqBatch<T>& x, const Eigen::MatrixBase<DG>& dG, const Eigen::MatrixBase<DW>& W,
                         const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
+    if (is_fused_input(x) && distinct_only_) {
+      // dP = scatter of dG by slot, row-major, into the memory of Q (kH x cap, which the forward's gathers
+      // have finished with), then column-major for the kernels.
+      const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
+      eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U);
+      detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
+      dP_.resize(Eu_.rows(), kH);
+      detail::transpose_into(detail::cols_of(Q_), kH, U, detail::mutable_cols_of(dP_));
+      const auto dP = dP_.topRows(U);
+      detail::tn_mul_acc(Eu_.topRows(U), dP, dW);  // dW += E_u^T dP
+      dEu_.resize(Eu_.rows(), D_);
+      detail::rec_mul_t_set(dP, W, dEu_.topRows(U));  // dE_u = dP W^T
+      auto& dE = emb_->grad(0);
+      for (Index c = 0; c < D_; ++c)
+        for (Index i = 0; i < U; ++i) dE(distinct_[static_cast<std::size_t>(i)], c) += dEu_(i, c);
+      return;
+    }
     if (is_fused_input(x)) {
       dP_.setZero(emb_->param(0).rows(), dG.cols());
       detail::scatter_rows(ids_, dG, dP_, work_);    // dP = scatter of dG by id
@@ -419,8 +500,13 @@ class Recurrent : public Layer<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
-  Matrix<T> P_, dP_;                // fused embedding: E W and its gradient
-  Matrix<T> Q_;                     // the table the gathers read, transposed: P^T (fused) or W^T (one-hot)
+  Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W) and its gradient
+  Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
+  Matrix<T> Wt_;                               // fused embedding, distinct ids only: W^T, for Q = W^T E[distinct]^T
+  bool distinct_only_ = false;                 // the fused embedding reads only the batch's distinct ids (ids_ = slots)
+  std::vector<std::int32_t> distinct_, slot_;  // the distinct ids, ascending; a workspace of V entries
+  Matrix<T> Q_;                                // the table the gathers read, transposed: P^T (fused) or W^T (one-hot);
+                 // distinct ids in training: also dP^T in the backward (after the gathers)
   bool by_table_ = false;           // G is gathered from Q_, step by step (see project, step_gates)
   bool stepwise_ = false;           // G holds one step, filled by step_gates (see project)
   std::vector<std::int32_t> ids_;   // one-hot or fused input: the ids of the last forward

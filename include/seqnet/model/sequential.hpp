@@ -584,7 +584,7 @@ class Sequential {
   static void link_fused_embeddings(std::vector<LayerPtr>& L) {
     for (std::size_t i = 0; i + 1 < L.size(); ++i) {
       auto* emb = dynamic_cast<Embedding<T>*>(L[i].get());
-      auto* rec = dynamic_cast<Recurrent<T>*>(L[i + 1].get());
+      auto* rec = dynamic_cast<EmbeddingReader<T>*>(L[i + 1].get());
       if (emb && rec && !emb->mask_zero()) rec->set_fused_embedding(emb);
     }
   }
@@ -596,8 +596,8 @@ class Sequential {
     const SeqBatch<T>* h = &x;
     for (std::size_t i = 0; i < L.size(); ++i) {
       if (i + 1 < L.size()) {
-        const auto* rec = dynamic_cast<const Recurrent<T>*>(L[i + 1].get());
-        if (rec && rec->fused_embedding() == L[i].get() && rec->fuses_embedding(mode, h->values.rows())) {
+        const auto* rec = dynamic_cast<const EmbeddingReader<T>*>(L[i + 1].get());
+        if (rec && rec->fused_embedding() == L[i].get() && rec->fuses_embedding(mode, *h)) {
           skipped[i] = 1;
           continue;
         }
