@@ -153,20 +153,25 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// Whether a fused embedding would be used for a forward of the ids batch `x` in `mode`: attached, no
   /// input dropout in training, and fewer rows through W than x = E[ids] has: the whole table when it has
   /// at most half as many rows as the batch (`2 V <= T*B`), otherwise the batch's distinct ids when there
-  /// are at most 3/4 as many as rows (`4 U <= 3 T*B`; counted here, one pass over the ids) and the layer
-  /// has at least kDistinctMinFeatures input features. False for a batch with an invalid id, which the
-  /// Embedding then reports.
+  /// are at most 3/4 as many as rows (`4 U <= 3 T*B`; counted here, one pass over the ids), the layer has
+  /// at least kDistinctMinFeatures input features and their table (U x kH) at most kDistinctTableBytes.
+  /// False for a batch with an invalid id, which the Embedding then reports.
   bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const override {
     if (!emb_ || (mode == Mode::Train && s_.dropout > 0.0) || x.shape.encoding != Encoding::Ids) return false;
     const Index rows = x.values.rows(), vocab = emb_->param(0).rows();
     if (2 * vocab <= rows) return true;
     if (D_ < kDistinctMinFeatures) return false;
     const Index distinct = detail::count_distinct_ids(x, vocab);
-    return distinct >= 0 && 4 * distinct <= 3 * rows;
+    const Index table_bytes = distinct * this->param(0).cols() * static_cast<Index>(sizeof(T));
+    return distinct >= 0 && 4 * distinct <= 3 * rows && table_bytes <= kDistinctTableBytes;
   }
   /// Fewest input features for which fuses_embedding reads a batch's distinct ids through the table: per
   /// row, the path saves 3 D kH multiply-adds and adds the scatter of kH gate gradients.
   static constexpr Index kDistinctMinFeatures = 32;
+  /// Largest table of distinct ids (U x kH values) that fuses_embedding reads through: half of a 32 MiB L3.
+  /// Beyond it the per-step gathers and the scatter go to memory: `big_bilstm` (two such tables of 19 MB
+  /// per 32-sample slice at 2 threads) trained faster without.
+  static constexpr Index kDistinctTableBytes = 16 * 1024 * 1024;
 
   /// A new, unbuilt layer of the same type and settings that reads the sequence in the other direction
   /// (go_backwards flipped): the backward half of Bidirectional.
