@@ -9,6 +9,7 @@
 #include <seqnet/detail/projection.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 using namespace seqnet;
@@ -131,4 +132,31 @@ TEST_CASE("Table kernels: a gather and a scatter by hand", "[kernel][table]") {
   Matrix<double> wantP(3, 2);
   wantP << 3, 4, 0, 0, 6, 8;
   CHECK(dP == wantP);
+}
+
+TEST_CASE("Table kernels: distinct ids by hand", "[kernel][table][distinct]") {
+  // Ids become their positions in the ascending list of distinct ids.
+  std::vector<std::int32_t> ids = {5, 2, 5, 9, 2};
+  std::vector<std::int32_t> distinct, slot;
+  detail::to_distinct_slots(ids.data(), 5, 10, distinct, slot);
+  CHECK(distinct == std::vector<std::int32_t>{2, 5, 9});
+  CHECK(ids == std::vector<std::int32_t>{1, 0, 1, 2, 0});
+  // Again with a workspace already used: the earlier marks do not leak into the new list.
+  std::vector<std::int32_t> more = {7, 7, 0};
+  detail::to_distinct_slots(more.data(), 3, 10, distinct, slot);
+  CHECK(distinct == std::vector<std::int32_t>{0, 7});
+  CHECK(more == std::vector<std::int32_t>{1, 1, 0});
+
+  // The count reads the values of a batch and gives -1 for a value that is not an id in [0, depth).
+  SeqBatch<float> x;
+  x.batch = 5;
+  x.shape = Shape::ids(1);
+  x.values.resize(5, 1);
+  x.values << 5, 2, 5, 9, 2;
+  CHECK(detail::count_distinct_ids(x, 10) == 3);
+  CHECK(detail::count_distinct_ids(x, 9) == -1);  // 9 is outside [0, 9)
+  for (float bad : {-1.0f, 2.5f, std::numeric_limits<float>::quiet_NaN()}) {
+    x.values(3, 0) = bad;
+    CHECK(detail::count_distinct_ids(x, 10) == -1);
+  }
 }
