@@ -20,10 +20,16 @@
 namespace seqnet {
 namespace detail {
 
+/// True when the value v is an id below `limit`: an integer in [0, limit) (false for NaN).
+template <typename T>
+inline bool is_id(T v, T limit) {
+  return v >= T(0) && v < limit && v == std::floor(v);
+}
+
 /// Converts the id stored at row `row` of a batch to an index in [0, depth), or throws naming it.
 template <typename T>
 inline Index checked_id(T v, Index depth, Index row, Index batch, const std::string& where) {
-  if (!(v >= T(0)) || !(v < static_cast<T>(depth)) || v != std::floor(v)) {
+  if (!is_id(v, static_cast<T>(depth))) {
     const Index t = batch > 0 ? row / batch : 0, b = batch > 0 ? row % batch : 0;
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", static_cast<double>(v));
@@ -53,10 +59,7 @@ inline bool all_ids_below(const T* v, Index n, T limit) {
     if (ei::predux_any(bad)) return false;
   }
   bool ok = true;
-  for (; r < n; ++r) {
-    const T id = v[r];
-    ok = ok && id >= T(0) && id < limit && id == std::floor(id);
-  }
+  for (; r < n; ++r) ok = ok && is_id(v[r], limit);
   return ok;
 }
 
@@ -89,7 +92,7 @@ inline Index count_distinct_ids(const SeqBatch<T>& x, Index depth) {
   const T* v = x.values.data();
   Index n = 0;
   for (Index r = 0, rows = x.values.rows(); r < rows; ++r) {
-    if (!(v[r] >= T(0)) || !(v[r] < static_cast<T>(depth)) || v[r] != std::floor(v[r])) return -1;
+    if (!is_id(v[r], static_cast<T>(depth))) return -1;
     const auto id = static_cast<std::size_t>(v[r]);
     const std::uint64_t bit = std::uint64_t(1) << (id % 64);
     n += (seen[id / 64] & bit) == 0 ? 1 : 0;

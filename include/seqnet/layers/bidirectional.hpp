@@ -95,9 +95,9 @@ class Bidirectional final : public Layer<T>, public EmbeddingReader<T> {
     if (!this->built()) throw StateError(this->where() + "set_fused_embedding() needs a built layer");
     inner(*fwd_).set_fused_embedding(embedding);
     inner(*bwd_).set_fused_embedding(embedding);
-    emb_ = embedding;
   }
-  const Layer<T>* fused_embedding() const override { return emb_; }
+  /// The Embedding both directions read through (they are attached together).
+  const Layer<T>* fused_embedding() const override { return static_cast<const Recurrent<T>&>(*fwd_).fused_embedding(); }
   /// The two directions take the same input and decide alike; the forward one answers.
   bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const override {
     return static_cast<const Recurrent<T>&>(*fwd_).fuses_embedding(mode, x);
@@ -108,7 +108,7 @@ class Bidirectional final : public Layer<T>, public EmbeddingReader<T> {
 
  protected:
   bool accepts_input(const Shape& in) const override {
-    return emb_ && in.encoding == Encoding::Ids && in.steps == this->input_shape().steps;
+    return fused_embedding() && in.encoding == Encoding::Ids && in.steps == this->input_shape().steps;
   }
 
   Shape do_build(const Shape& in) override {
@@ -214,7 +214,6 @@ class Bidirectional final : public Layer<T>, public EmbeddingReader<T> {
 
   MergeMode merge_;
   std::unique_ptr<Layer<T>> fwd_, bwd_;  // both Recurrent (checked by the constructor)
-  Layer<T>* emb_ = nullptr;              // the Embedding read through, when fused
   T* bound_values_ = nullptr;
   T* bound_grads_ = nullptr;
   Matrix<T> ybr_, dybr_;

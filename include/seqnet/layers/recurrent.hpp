@@ -249,8 +249,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       if (train_ && s_.dropout > 0.0)
         throw StateError(this->where() + "a fused embedding cannot be used with input dropout in training");
       detail::read_ids(x, emb_->param(0).rows(), this->where(), ids_);
-      distinct_only_ = 2 * emb_->param(0).rows() > T_ * B_;
-      if (distinct_only_)  // ids_ become slots in the list of distinct ids (rows of P = E[distinct] W)
+      if (distinct_only())  // ids_ become slots in the list of distinct ids (rows of P = E[distinct] W)
         detail::to_distinct_slots(ids_.data(), T_ * B_, emb_->param(0).rows(), distinct_, slot_);
     }
     masked_ = x.has_mask();
@@ -291,20 +290,18 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot, dense = !fused && !onehot;
     const Index rows = T_ * B_;
     // The table the ids are gathered from: W (one-hot input), P = E W (fused), or P = E_u W for the U
-    // distinct ids of the batch (fused, distinct_only_; E_u = E[distinct]). The buffers of the distinct ids
+    // distinct ids of the batch (fused, distinct_only(); E_u = E[distinct]). The buffers of the distinct ids
     // have `cap` rows, of which a batch uses its first U: they grow to an eighth more than a batch needs
     // (at most min(V, T*B)), so the next batches, whose counts differ little, reallocate nothing.
     const Index U = static_cast<Index>(distinct_.size());
-    const bool distinct = fused && distinct_only_;
+    const bool distinct = fused && distinct_only();
     const Index cap = !distinct         ? 0
                       : Eu_.rows() >= U ? Eu_.rows()
                                         : std::min(U + U / 8, std::min(rows, emb_->param(0).rows()));
     Index table_rows = onehot ? W.rows() : 0;
     if (distinct) {
-      const auto& E = emb_->param(0);
       Eu_.resize(cap, D_);
-      for (Index c = 0; c < D_; ++c)
-        for (Index i = 0; i < U; ++i) Eu_(i, c) = E(distinct_[static_cast<std::size_t>(i)], c);
+      Eu_.topRows(U) = emb_->param(0)(distinct_, Eigen::all);  // E_u = E[distinct]
       table_rows = U;
     } else if (fused) {
       P_.resize(emb_->param(0).rows(), W.cols());
@@ -387,7 +384,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   void project_backward(const SeqBatch<T>& x, const Eigen::MatrixBase<DG>& dG, const Eigen::MatrixBase<DW>& W,
                         const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
-    if (is_fused_input(x) && distinct_only_) {
+    if (is_fused_input(x) && distinct_only()) {
       // dP = scatter of dG by slot, row-major, into the memory of Q (kH x cap, which the forward's gathers
       // have finished with), then column-major for the kernels.
       const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
@@ -398,10 +395,8 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       const auto dP = dP_.topRows(U);
       detail::tn_mul_acc(Eu_.topRows(U), dP, dW);  // dW += E_u^T dP
       dEu_.resize(Eu_.rows(), D_);
-      detail::rec_mul_t_set(dP, W, dEu_.topRows(U));  // dE_u = dP W^T
-      auto& dE = emb_->grad(0);
-      for (Index c = 0; c < D_; ++c)
-        for (Index i = 0; i < U; ++i) dE(distinct_[static_cast<std::size_t>(i)], c) += dEu_(i, c);
+      detail::rec_mul_t_set(dP, W, dEu_.topRows(U));            // dE_u = dP W^T
+      emb_->grad(0)(distinct_, Eigen::all) += dEu_.topRows(U);  // dE[distinct] += dE_u (distinct: no repeats)
       return;
     }
     if (is_fused_input(x)) {
@@ -440,6 +435,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       detail::tn_mul_acc(Hd_, dR, dU);  // dU += (H_prev .* M_h)^T dR
     }
   }
+
+  /// Whether a fused embedding reads only the batch's distinct ids (ids_ then holds slots): a table of more
+  /// than T*B / 2 rows. Only with fused input.
+  bool distinct_only() const { return 2 * emb_->param(0).rows() > T_ * B_; }
 
   /// Input step read at processing step s.
   Index step_of(Index s) const { return s_.go_backwards ? T_ - 1 - s : s; }
@@ -508,7 +507,6 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W) and its gradient
   Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
   Matrix<T> Wt_;                               // fused embedding, distinct ids only: W^T, for Q = W^T E[distinct]^T
-  bool distinct_only_ = false;                 // the fused embedding reads only the batch's distinct ids (ids_ = slots)
   std::vector<std::int32_t> distinct_, slot_;  // the distinct ids, ascending; a workspace of V entries
   Matrix<T> Q_;                                // the table the gathers read, transposed: P^T (fused) or W^T (one-hot);
                  // distinct ids in training: also dP^T in the backward (after the gathers)
