@@ -96,8 +96,10 @@ TEST_CASE("Embedding: repeated ids accumulate their gradients", "[embedding]") {
   CHECK(g(2, 0) == 100.0);
   CHECK(g(0, 0) == 0.0);
   CHECK(g(3, 1) == 0.0);
+  e.forward(x, Mode::Train);
   e.backward(dy);  // backward adds
   CHECK(g(1, 0) == 22.0);
+  CHECK_THROWS_WITH(e.backward(dy), Catch::Contains("one backward per forward"));
 }
 
 TEST_CASE("Embedding: mask_zero marks the padding steps", "[embedding][mask]") {

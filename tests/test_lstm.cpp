@@ -207,6 +207,53 @@ TEST_CASE("LSTM: backward matches finite differences on one-hot input and at H =
   }
 }
 
+TEST_CASE("LSTM: backward matches finite differences at a batch of whole SIMD packets and a tail",
+          "[lstm][gradcheck]") {
+  // 19 rows: two packets of 8 doubles and 3 single rows (one packet and 11 rows at 4 doubles per packet) in
+  // the pass that computes dG and sums the bias gradient on the way; both directions, with and without
+  // return_sequences.
+  for (const LSTMOptions& o : {opts(false, false), opts(true, true)}) {
+    LSTM<double> l(3, o);
+    l.build(Shape::sequence(3, 2));
+    randomize(l, 12);
+    const auto rep = gradcheck(l, random_batch(Shape::sequence(3, 2), 19, 13));
+    INFO("return_sequences " << o.return_sequences << " worst at " << rep.worst_where);
+    CHECK(rep.checked == 19 * 3 * 2 + 2 * 12 + 3 * 12 + 12);
+    CHECK(rep.worst < 1e-6);
+  }
+}
+
+TEST_CASE("LSTM: one backward per forward; a new forward gives the same gradients again", "[lstm]") {
+  // The backward writes the gate gradients over the forward's gates: a second backward is refused, and the
+  // next forward rebuilds the cache completely.
+  LSTM<float> l(17);
+  l.build(Shape::sequence(6, 5));
+  randomize(l, 3);
+  SeqBatch<float> x;
+  x.batch = 21;
+  x.shape = Shape::sequence(6, 5);
+  x.values = random_batch(x.shape, 21, 8).values.cast<float>();
+  SeqBatch<float> dy;
+  dy.batch = 21;
+  dy.shape = l.output_shape();
+  dy.values = random_batch(Shape::vector(17), 21, 9).values.cast<float>();
+  l.forward(x, Mode::Train);
+  l.zero_grad();
+  l.backward(dy);
+  std::vector<Matrix<float>> first;
+  for (auto& p : l.params()) first.push_back(p.grad);
+  CHECK_THROWS_WITH(l.backward(dy), Catch::Contains("LSTM 'lstm': backward() needs a preceding forward()") &&
+                                        Catch::Contains("one backward per forward"));
+  l.forward(x, Mode::Train);
+  l.zero_grad();
+  l.backward(dy);
+  const auto again = l.params();
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    INFO("parameter " << again[k].spec->name);
+    CHECK(again[k].grad == first[k]);
+  }
+}
+
 TEST_CASE("LSTM: two stacked layers backpropagate through each other", "[lstm][gradcheck]") {
   Stack2<double> st(std::make_unique<LSTM<double>>(3, opts(true, false, 0.2, 0.2)),
                     std::make_unique<LSTM<double>>(2, opts(false, false, 0.0, 0.3)));

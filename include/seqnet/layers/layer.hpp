@@ -7,9 +7,9 @@
 ///  - forward(x, mode, rng) returns a reference to the layer's own output batch, valid until the next
 ///    forward. In Mode::Train the layer keeps what backward needs and a pointer to x: the caller keeps x alive
 ///    and unchanged until backward. Mode::Eval keeps no cache.
-///  - backward(dy) ADDS the parameter gradients into grad storage (zero_grad() clears them), never changes
-///    the forward cache (so it can be called twice), and returns dL/dx (empty when input_grad is off or the
-///    input is ids).
+///  - backward(dy) ADDS the parameter gradients into grad storage (zero_grad() clears them) and returns dL/dx
+///    (empty when input_grad is off or the input is ids). It uses up the forward's cache (LSTM writes its gate
+///    gradients over the gates): one backward per forward, as in PyTorch; a second one throws StateError.
 ///  - Public functions are non-virtual and check their arguments; subclasses implement the protected
 ///    do_* hooks.
 
@@ -140,7 +140,10 @@ class Layer {
 
   const SeqBatch<T>& backward(const SeqBatch<T>& dy) {
     require_built();
-    if (!cached_input_) throw StateError(where() + "backward() needs a preceding forward() in Mode::Train");
+    if (!cached_input_)
+      throw StateError(where() +
+                       "backward() needs a preceding forward() in Mode::Train (one backward per forward: "
+                       "backward uses up the forward's cache)");
     const Index rows = output_shape_.rows_per_sample() * out_.batch;
     if (dy.values.rows() != rows || dy.values.cols() != output_shape_.features)
       throw ShapeError(where() + "backward: gradient is " + dims(dy.values) + ", output was " + std::to_string(rows) +
@@ -148,8 +151,14 @@ class Layer {
     dx_.batch = out_.batch;
     dx_.shape = input_shape_;
     dx_.mask.clear();
-    do_backward(*cached_input_, dy, dx_);
+    try {
+      do_backward(*cached_input_, dy, dx_);
+    } catch (...) {
+      cached_input_ = nullptr;  // the cache may be partly overwritten
+      throw;
+    }
     if (!input_grad()) dx_.values.resize(0, 0);
+    cached_input_ = nullptr;  // used up: the next backward needs a new forward
     return dx_;
   }
 

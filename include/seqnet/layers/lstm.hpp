@@ -17,7 +17,8 @@
 ///   after the loop: dW += X^T dG, db += 1^T dG, dU += H_prev^T dG, dX = dG W^T (one GEMM each).
 /// Dropout: x_t .* M_x and h_{t-1} .* M_h (only inside h_{t-1} U) with one mask per sequence (recurrent.hpp).
 /// Cache (Mode::Train): G holds the gate activations [i f g o] per step, S the states, C the cells,
-///   TC = a(c~_t) of the unmasked new cell per step, the dropped inputs when dropout is on.
+///   TC = a(c~_t) of the unmasked new cell per step, the dropped inputs when dropout is on. With Keras'
+///   activations and no mask the backward writes dG_t over G_t (one backward per forward).
 
 #include "seqnet/detail/fused_step.hpp"
 #include "seqnet/layers/recurrent.hpp"
@@ -124,7 +125,10 @@ class LSTM final : public Recurrent<T> {
     const Index H = this->units(), B = this->B_, steps = this->T_;
     const auto& U = this->param(1);
     const bool standard = standard_step();
-    this->resize_steps(dG_, steps * B, 4 * H);
+    // Keras' activations without a mask: dG_t overwrites the gates of step t in G_, which the step reads
+    // just before (the backward uses up the forward's cache); otherwise dG gets a matrix of its own.
+    Matrix<T>& dGm = standard ? G_ : dG_;
+    if (!standard) this->resize_steps(dG_, steps * B, 4 * H);
     dh_.setZero(B, H);
     dc_.setZero(B, H);
     dct_.resize(B, H);
@@ -133,11 +137,12 @@ class LSTM final : public Recurrent<T> {
       dcn_.resize(B, H);
     }
     if (this->drop_h_) tmp_.resize(B, H);
+    if (standard) dbp_.setZero(Eigen::internal::packet_traits<T>::size, 4 * H);
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
       this->add_output_grad(dy, s, dh_);
       const auto At = G_.middleRows(t * B, B);
-      auto dGt = dG_.middleRows(t * B, B);
+      auto dGt = dGm.middleRows(t * B, B);
       const auto tc = TC_.middleRows(tr, B);
       const auto cp = C_.middleRows(pr, B);
       // dG_t and dc_{t-1}; dh_ keeps only what a masked row carries through (zero without a mask).
@@ -153,10 +158,13 @@ class LSTM final : public Recurrent<T> {
         detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} += dG_t U^T
       }
     }
-    const auto dG = this->all_steps(dG_);
+    const auto dG = this->all_steps(dGm);
     this->project_backward(x, dG, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
-    this->grad(2) += dG.colwise().sum();                               // db += 1^T dG
-    this->recurrent_weight_grad(S_, dG, this->grad(1));                // dU += H_prev^T dG
+    if (standard)
+      this->grad(2) += dbp_.colwise().sum();  // db += 1^T dG, from the sums gate_grads_standard kept
+    else
+      this->grad(2) += dG.colwise().sum();               // db += 1^T dG
+    this->recurrent_weight_grad(S_, dG, this->grad(1));  // dU += H_prev^T dG
   }
 
  private:
@@ -261,7 +269,8 @@ class LSTM final : public Recurrent<T> {
   /// The gate gradients of one step for Keras' activations without a mask, in one pass over SIMD packets of
   /// each column: dc~ = dh .* o .* (1 - tanh(c)^2) + dc, dG_o = dh .* tanh(c) .* o(1-o),
   /// dG_i = dc~ .* g .* i(1-i), dG_c = dc~ .* i .* (1-g^2), dG_f = dc~ .* c_{t-1} .* f(1-f), then
-  /// dc_{t-1} = dc~ .* f and dh = 0 (the recurrent product adds dh_{t-1} into it).
+  /// dc_{t-1} = dc~ .* f and dh = 0 (the recurrent product adds dh_{t-1} into it); adds each gate column's
+  /// sum over the rows into dbp_ (db). dG may be A itself: a row packet is read whole before it is written.
   template <typename DA, typename DT, typename DC, typename DG>
   void gate_grads_standard(const DA& A, const DT& tc, const DC& cp, DG& dG) {
     namespace ei = Eigen::internal;
@@ -275,18 +284,34 @@ class LSTM final : public Recurrent<T> {
       T *dgi = &dG.coeffRef(0, j), *dgf = &dG.coeffRef(0, H + j), *dgc = &dG.coeffRef(0, 2 * H + j),
         *dgo = &dG.coeffRef(0, 3 * H + j);
       T *dh = dh_.col(j).data(), *dc = dc_.col(j).data();
+      // Running sums of the four gate gradients over the rows (db), one packet per gate column.
+      T *sbi = dbp_.col(j).data(), *sbf = dbp_.col(H + j).data(), *sbc = dbp_.col(2 * H + j).data(),
+        *sbo = dbp_.col(3 * H + j).data();
+      P si = ei::ploadu<P>(sbi), sf = ei::ploadu<P>(sbf), sc = ei::ploadu<P>(sbc), so = ei::ploadu<P>(sbo);
       Index r = 0;
       for (; r + PS <= B; r += PS) {
         const P i = ei::ploadu<P>(pi + r), f = ei::ploadu<P>(pf + r), g = ei::ploadu<P>(pg + r),
                 o = ei::ploadu<P>(po + r), c = ei::ploadu<P>(ptc + r), h = ei::ploadu<P>(dh + r);
         const P dct = ei::padd(ei::pmul(ei::pmul(h, o), ei::psub(one, ei::pmul(c, c))), ei::ploadu<P>(dc + r));
-        ei::pstoreu(dgo + r, ei::pmul(ei::pmul(h, c), ei::pmul(o, ei::psub(one, o))));
-        ei::pstoreu(dgi + r, ei::pmul(ei::pmul(dct, g), ei::pmul(i, ei::psub(one, i))));
-        ei::pstoreu(dgc + r, ei::pmul(ei::pmul(dct, i), ei::psub(one, ei::pmul(g, g))));
-        ei::pstoreu(dgf + r, ei::pmul(ei::pmul(dct, ei::ploadu<P>(pcp + r)), ei::pmul(f, ei::psub(one, f))));
+        const P go = ei::pmul(ei::pmul(h, c), ei::pmul(o, ei::psub(one, o)));
+        const P gi = ei::pmul(ei::pmul(dct, g), ei::pmul(i, ei::psub(one, i)));
+        const P gc = ei::pmul(ei::pmul(dct, i), ei::psub(one, ei::pmul(g, g)));
+        const P gf = ei::pmul(ei::pmul(dct, ei::ploadu<P>(pcp + r)), ei::pmul(f, ei::psub(one, f)));
+        ei::pstoreu(dgo + r, go);
+        ei::pstoreu(dgi + r, gi);
+        ei::pstoreu(dgc + r, gc);
+        ei::pstoreu(dgf + r, gf);
+        si = ei::padd(si, gi);
+        sf = ei::padd(sf, gf);
+        sc = ei::padd(sc, gc);
+        so = ei::padd(so, go);
         ei::pstoreu(dc + r, ei::pmul(dct, f));
         ei::pstoreu(dh + r, ei::pset1<P>(T(0)));
       }
+      ei::pstoreu(sbi, si);
+      ei::pstoreu(sbf, sf);
+      ei::pstoreu(sbc, sc);
+      ei::pstoreu(sbo, so);
       for (; r < B; ++r) {
         const T i = pi[r], f = pf[r], g = pg[r], o = po[r], c = ptc[r], h = dh[r];
         const T dct = h * o * (T(1) - c * c) + dc[r];
@@ -294,6 +319,10 @@ class LSTM final : public Recurrent<T> {
         dgi[r] = dct * g * (i * (T(1) - i));
         dgc[r] = dct * i * (T(1) - g * g);
         dgf[r] = dct * pcp[r] * (f * (T(1) - f));
+        sbi[0] += dgi[r];
+        sbf[0] += dgf[r];
+        sbc[0] += dgc[r];
+        sbo[0] += dgo[r];
         dc[r] = dct * f;
         dh[r] = T(0);
       }
@@ -303,6 +332,7 @@ class LSTM final : public Recurrent<T> {
   bool unit_forget_bias_;
   Matrix<T> G_, S_, C_, TC_;
   Matrix<T> dG_, dh_, dc_, dct_, dhn_, dcn_, tmp_;
+  Matrix<T> dbp_;  // packet-wide running sums of dG per gate column (db), in the standard backward
 };
 
 }  // namespace seqnet
