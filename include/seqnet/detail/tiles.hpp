@@ -162,14 +162,22 @@ struct ScatterOp {
 template <typename T>
 using RowMajorMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+/// work(id[r], :) += dG(r, :) for the first `rows` rows of dG (scaled by scale[r], with `scale`), into
+/// row-major storage of rows `lw` values apart; a repeated id adds up in row order.
+template <typename T, typename DG>
+inline void scatter_add_rows(const std::int32_t* id, Index rows, const Eigen::MatrixBase<DG>& dG, T* work, Index lw,
+                             const T* scale = nullptr) {
+  const Index cols = dG.cols(), ld = dG.derived().outerStride();
+  eigen_assert(dG.rows() >= rows && lw >= cols);
+  for_each_tile<T>(rows, cols, ScatterOp<T>{id, Cols<const T>{dG.derived().data(), ld}, work, lw, scale});
+}
+
 /// The table_rows x dG.cols() sums of scatter_rows below, into row-major storage of rows `lw` values apart.
 template <typename T, typename DG>
 inline void scatter_rows_into(const std::vector<std::int32_t>& ids, const Eigen::MatrixBase<DG>& dG, Index table_rows,
                               T* work, Index lw, const T* scale = nullptr) {
-  const Index rows = static_cast<Index>(ids.size()), cols = dG.cols(), ld = dG.derived().outerStride();
-  eigen_assert(dG.rows() >= rows && lw >= cols);
-  for (Index i = 0; i < table_rows; ++i) std::fill(work + i * lw, work + i * lw + cols, T(0));
-  for_each_tile<T>(rows, cols, ScatterOp<T>{ids.data(), Cols<const T>{dG.derived().data(), ld}, work, lw, scale});
+  for (Index i = 0; i < table_rows; ++i) std::fill(work + i * lw, work + i * lw + dG.cols(), T(0));
+  scatter_add_rows(ids.data(), static_cast<Index>(ids.size()), dG, work, lw, scale);
 }
 
 /// dP(ids[r], :) += scale[r] * dG(r, :) for every row r (scale 1 without `scale`). The sums are formed in

@@ -138,6 +138,8 @@ class LSTM final : public Recurrent<T> {
     }
     if (this->drop_h_) tmp_.resize(B, H);
     if (standard) dbp_.setZero(Eigen::internal::packet_traits<T>::size, 4 * H);
+    const bool by_step = this->scatters_by_step(x);
+    if (by_step) this->begin_step_scatter(4 * H);
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), tr = this->cache_row(t);
       this->add_output_grad(dy, s, dh_);
@@ -150,6 +152,7 @@ class LSTM final : public Recurrent<T> {
         gate_grads_standard(At, tc, cp, dGt);
       else
         gate_grads(t, At, tc, cp, dGt);
+      if (by_step) this->scatter_step(t, dGt);  // dP[slots_t] += dG_t
       if (this->drop_h_) {
         tmp_.setZero();
         detail::rec_mul_t_acc(dGt, U, tmp_);
@@ -159,7 +162,7 @@ class LSTM final : public Recurrent<T> {
       }
     }
     const auto dG = this->all_steps(dGm);
-    this->project_backward(x, dG, this->param(0), this->grad(0), dx);  // dW += X^T dG; dX = dG W^T
+    this->project_backward(x, dG, this->param(0), this->grad(0), dx, by_step);  // dW += X^T dG; dX = dG W^T
     if (standard)
       this->grad(2) += dbp_.colwise().sum();  // db += 1^T dG, from the sums gate_grads_standard kept
     else

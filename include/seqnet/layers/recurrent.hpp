@@ -379,17 +379,36 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// The T*B rows of a matrix sized by resize_steps(M, T*B, cols).
   auto all_steps(const Matrix<T>& M) const { return M.topRows(T_ * B_); }
 
+  /// Whether the backward loop scatters each step's gate gradients into dP as it computes them (fused input
+  /// of distinct ids): begin_step_scatter before the loop, scatter_step at each step, then project_backward
+  /// with `scattered`. The step's block is still in cache then; a scatter of all steps after the loop reads
+  /// dG back from memory, 16 rows of each of the kH columns at a time (26 MB for `big_lstm`).
+  bool scatters_by_step(const SeqBatch<T>& x) const { return is_fused_input(x) && distinct_only(); }
+  /// Zeroes the sums of dP (U rows of kH, row-major in the memory of Q_, which the forward's gathers have
+  /// finished with).
+  void begin_step_scatter(Index kH) {
+    const Index U = static_cast<Index>(distinct_.size());
+    eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U);
+    std::fill(Q_.data(), Q_.data() + U * kH, T(0));
+  }
+  /// dP(slot, :) += dG_t(b, :) for the B rows of input step t.
+  template <typename DG>
+  void scatter_step(Index t, const Eigen::MatrixBase<DG>& dGt) {
+    detail::scatter_add_rows(ids_.data() + t * B_, B_, dGt, Q_.data(), Q_.rows());
+  }
+
   /// After the loop: dW += X'^T dG, and (when input_grad()) dX = (dG W^T) .* M_x. dG: (T*B) x kH.
+  /// `scattered`: the loop has formed dP already (scatters_by_step).
   template <typename DG, typename DW, typename DWg>
   void project_backward(const SeqBatch<T>& x, const Eigen::MatrixBase<DG>& dG, const Eigen::MatrixBase<DW>& W,
-                        const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx) {
+                        const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx, bool scattered = false) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     if (is_fused_input(x) && distinct_only()) {
       // dP = scatter of dG by slot, row-major, into the memory of Q (kH x cap, which the forward's gathers
       // have finished with), then column-major for the kernels.
       const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
       eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U);
-      detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
+      if (!scattered) detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
       dP_.resize(Eu_.rows(), kH);
       detail::transpose_into(detail::cols_of(Q_), kH, U, detail::mutable_cols_of(dP_));
       const auto dP = dP_.topRows(U);
