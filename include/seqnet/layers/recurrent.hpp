@@ -419,10 +419,12 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       return;
     }
     if (is_fused_input(x)) {
-      dP_.setZero(emb_->param(0).rows(), dG.cols());
-      detail::scatter_rows(ids_, dG, dP_, work_);    // dP = scatter of dG by id
-      detail::tn_mul_acc(emb_->param(0), dP_, dW);   // dW += E^T dP
-      detail::rec_mul_t_acc(dP_, W, emb_->grad(0));  // dE += dP W^T
+      const Index V = emb_->param(0).rows(), kH = dG.cols();
+      work_.resize(V, kH);
+      detail::scatter_rows_into(ids_, dG, V, work_.data(), kH);  // dP = scatter of dG by id, row-major
+      dP_ = work_;                                               // and column-major for the kernels
+      detail::tn_mul_acc(emb_->param(0), dP_, dW);               // dW += E^T dP
+      detail::rec_mul_t_acc(dP_, W, emb_->grad(0));              // dE += dP W^T
       return;
     }
     if (!drop_x_) {
