@@ -12,6 +12,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <type_traits>
 
 namespace seqnet {
 namespace detail {
@@ -56,31 +57,36 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 /// passes over their output (filling it with the bias, then reading it back); for G = X W + b of 6,400 x 32
 /// floats the fill alone took half as long as the product (`perf record build-bench/bench/seqnet_bench
 /// --config emb_lstm2 --threads 1 --seconds 4 --phase train` at bdb2329, which filled G first).
-/// Register-tiled over 2 SIMD packets of rows x NR columns (NR = 8 with 32 vector registers, else 4). It
-/// beats Eigen's GEMM on the per-step shapes at every size measured (B = 32, 64, 256; H = 8, 32, 128; float,
-/// AVX-512): Eigen packs both operands on every call, a cost the short k loops do not amortise (measured with
-/// `seqnet_bench --kernels`: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against 94).
+/// Register-tiled over 2 SIMD packets of rows x NR columns: NR = 8 with 32 vector registers (AVX-512), 6 with
+/// 16 (AVX2: 12 accumulators, the two packets of A and the broadcast fill the 16 registers; the twelve
+/// independent multiply-adds per k cover the two FMA pipes' latency, which 2 x 4 tiles did not: `seqnet_bench
+/// --kernels` on a Zen 3 core, 2026-12-06, B = 64, H = 128: h U 112 us against 158 with 2 x 4 tiles and 138
+/// with 3 x 4; B = 256: 462 against 939). It beats Eigen's GEMM on the per-step shapes at every size measured
+/// (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512 and AVX2): Eigen packs both operands on every call, a
+/// cost the short k loops do not amortise (AVX-512: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64:
+/// 74 us against 94; AVX2: H = 128, B = 64: 112 us against 161).
 /// Rows beyond the last full packet go through Eigen.
 template <typename T>
 inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
                        Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1) {
   constexpr int PS = Eigen::internal::packet_traits<T>::size;
-  constexpr int NR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8 : 4;
+  constexpr int NR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8 : 6;
+  // One block of `mr` packets of rows from r0: NR columns at a time, then 4, 2 and 1. With NR = 6, the last
+  // 8 columns go as 4 + 4: a 2-column tile has too few accumulators to keep the FMA pipes busy (an 8-unit
+  // GRU's dG U^T at every step).
+  const auto row_block = [&](auto mr, Index r0) {
+    constexpr int R = decltype(mr)::value;
+    Index j0 = 0;
+    for (; j0 + NR <= n && (NR != 6 || n - j0 != 8); j0 += NR)
+      gemm_tile<R, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    if constexpr (NR > 4)
+      for (; j0 + 4 <= n; j0 += 4) gemm_tile<R, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    for (; j0 + 2 <= n; j0 += 2) gemm_tile<R, 2>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    for (; j0 < n; ++j0) gemm_tile<R, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+  };
   Index r0 = 0;
-  for (; r0 + 2 * PS <= rows; r0 += 2 * PS) {
-    Index j0 = 0;
-    for (; j0 + NR <= n; j0 += NR) gemm_tile<2, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    if constexpr (NR > 4)
-      for (; j0 + 4 <= n; j0 += 4) gemm_tile<2, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    for (; j0 < n; ++j0) gemm_tile<2, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-  }
-  for (; r0 + PS <= rows; r0 += PS) {
-    Index j0 = 0;
-    for (; j0 + NR <= n; j0 += NR) gemm_tile<1, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    if constexpr (NR > 4)
-      for (; j0 + 4 <= n; j0 += 4) gemm_tile<1, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    for (; j0 < n; ++j0) gemm_tile<1, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-  }
+  for (; r0 + 2 * PS <= rows; r0 += 2 * PS) row_block(std::integral_constant<int, 2>{}, r0);
+  for (; r0 + PS <= rows; r0 += PS) row_block(std::integral_constant<int, 1>{}, r0);
   if (r0 < rows) {
     using Mat = Matrix<T>;
     using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
@@ -221,10 +227,10 @@ EIGEN_DONT_INLINE void small_gemm_acc(Index rows, Index n, Index K, const T* A, 
 /// C(i, j) += sum_k A(k, i) B(k, j), as small_gemm_tn_acc, for larger m: k runs in blocks of kKc rows; each
 /// block of A is transposed (transpose_into) into At, m rows rounded up to whole SIMD packets by zero rows,
 /// and At times the block of B, read in place (M(k, j) = B(k0 + k, j)), goes through small_gemm's register
-/// tiles, which keep 2 packets x 8 columns of C in registers over the block's k. The transpose costs m
-/// values per 2 m n multiply-adds. Faster than Eigen's GEMM at every shape of `seqnet_bench --kernels` with
-/// m and n above 8 (float, AVX-512: K = 12800, m = 128, n = 512, the weight gradients of a 128-unit LSTM
-/// over 200 steps of 64 samples: 18.1 ms against 24.2; m = 16, n = 32, K = 500: 6.8 us against 7.2).
+/// tiles, which keep 2 packets x 8 (AVX-512) or 6 (AVX2) columns of C in registers over the block's k. The transpose
+/// costs m values per 2 m n multiply-adds. Faster than Eigen's GEMM at every shape of `seqnet_bench --kernels` with m
+/// and n above 8 (float, AVX-512: K = 12800, m = 128, n = 512, the weight gradients of a 128-unit LSTM over 200 steps
+/// of 64 samples: 18.1 ms against 24.2; m = 16, n = 32, K = 500: 6.8 us against 7.2).
 template <typename T>
 inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                                Index ldc) {
@@ -250,17 +256,21 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
 /// least 1024 rows with m and n at most 128 and one of them at most 32 (a 16- or 32-feature input, a 32-unit
 /// layer): it needs no transpose and no padding, and keeps up with the packed product's register tiles there.
 /// With fewer rows its per-output sums cost more than the transpose saves; with m and n both larger the packed
-/// product's 2-packet x 8-column tiles do more work per load. `seqnet_bench --kernels` (2026-11-28), dot-product
+/// product's register tiles do more work per load. `seqnet_bench --kernels` (2026-11-28), dot-product
 /// kernel against packed: K = 6400, m = n = 8: 7.3 us against 22.5; m = 16, n = 32: 59.6 against 73.3; m = 64,
 /// n = 64: 556 against 519; K = 256, m = 128, n = 32: 28.7 against 22.9 (the other shapes: docs/performance.md,
-/// item 27). Everything else goes through packed_gemm_tn_acc.
+/// item 27). With 16 vector registers (AVX2) only the first rule holds: the packed product's 2 x 6 tiles run
+/// at 60 to 80 GFLOP/s on a Zen 3 core where the dot products reach 45 to 55 (K = 6400, m = 16, n = 32: 61
+/// against 49; m = 16, n = 128: 70 against 46; K = 3200, m = 32, n = 128: 80 against 50; 2026-12-06).
+/// Everything else goes through packed_gemm_tn_acc.
 template <typename DA, typename DB, typename DC>
 inline void tn_mul_acc(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B,
                        const Eigen::MatrixBase<DC>& Cx) {
   DC& C = const_cast<DC&>(Cx.derived());
   eigen_assert(A.rows() == B.rows() && C.rows() == A.cols() && C.cols() == B.cols());
   const Index K = A.rows(), m = A.cols(), n = B.cols();
-  const bool dot_kernel = std::min(m, n) <= 8 || (K >= 1024 && std::min(m, n) <= 32 && std::max(m, n) <= 128);
+  constexpr bool wide = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32;
+  const bool dot_kernel = std::min(m, n) <= 8 || (wide && K >= 1024 && std::min(m, n) <= 32 && std::max(m, n) <= 128);
   if (n == 1)
     C.noalias() += A.transpose() * B;
   else if (dot_kernel)
