@@ -60,12 +60,11 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 /// Register-tiled over 2 SIMD packets of rows x NR columns: NR = 8 with 32 vector registers (AVX-512), 6 with
 /// 16 (AVX2: 12 accumulators, the two packets of A and the broadcast fill the 16 registers; the twelve
 /// independent multiply-adds per k cover the two FMA pipes' latency, which 2 x 4 tiles did not: `seqnet_bench
-/// --kernels` on a Zen 3 core, 2026-12-06, B = 64, H = 128: h U 112 us against 158 with 2 x 4 tiles and 138
-/// with 3 x 4; B = 256: 462 against 939). It beats Eigen's GEMM on the per-step shapes at every size measured
-/// (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512 and AVX2): Eigen packs both operands on every call, a
-/// cost the short k loops do not amortise (AVX-512: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64:
-/// 74 us against 94; AVX2: H = 128, B = 64: 112 us against 161).
-/// Rows beyond the last full packet go through Eigen.
+/// --kernels` on a Zen 3 core, 2026-12-06, B = 64, H = 128: h U 112 us against 158 with 2 x 4 tiles, B = 256:
+/// 462 against 939; 3 x 4 tiles were slower than 2 x 6). It beats Eigen's GEMM on the per-step shapes at every size
+/// measured (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512 and AVX2): Eigen packs both operands on every call, a cost
+/// the short k loops do not amortise (AVX-512: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against
+/// 94; AVX2: H = 128, B = 64: 112 us against 161). Rows beyond the last full packet go through Eigen.
 template <typename T>
 inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
                        Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1) {
