@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+namespace test_atomic_save {
+
 using namespace seqnet;
 
 namespace {
@@ -172,3 +174,5 @@ TEST_CASE("Atomic save: failures throw IoError naming the path and remove the te
   m.build(Shape::vector(2));
   CHECK_THROWS_AS(save_model(m, missing), IoError);
 }
+
+}  // namespace test_atomic_save

@@ -7,6 +7,8 @@
 #include <seqnet/layers/lstm.hpp>
 #include <seqnet/layers/simple_rnn.hpp>
 
+namespace test_bidirectional {
+
 using namespace seqnet;
 using namespace seqnet_test;
 
@@ -163,3 +165,5 @@ TEST_CASE("Bidirectional: refuses what it cannot wrap", "[bidirectional][errors]
   Bidirectional<float> bi(GRU<float>(2));
   CHECK_THROWS_WITH(bi.build(Shape::ids(4)), Catch::Contains("put an Embedding first"));
 }
+
+}  // namespace test_bidirectional

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+namespace test_callbacks {
+
 using namespace seqnet;
 using seqnet_test::log_of;
 using seqnet_test::TempPath;
@@ -150,3 +152,5 @@ TEST_CASE("Callbacks: EarlyStopping in fit restores the best weights", "[callbac
   CHECK(es.best_epoch() == 0);
   CHECK(m.evaluate(vx, vy).loss == Approx(h.epochs[0].get("val_loss")));
 }
+
+}  // namespace test_callbacks

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+namespace test_checkpoint {
+
 using namespace seqnet;
 using seqnet_test::log_of;
 using seqnet_test::TempPath;
@@ -141,3 +143,5 @@ TEST_CASE("ModelCheckpoint: during fit it keeps the best epoch's model with its 
   const Tensor<double> vx = x.slice(150, 200), vy = y.slice(150, 200);
   CHECK(loaded.evaluate(vx, vy).loss == Approx(val[best]).epsilon(1e-12));
 }
+
+}  // namespace test_checkpoint

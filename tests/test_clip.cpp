@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+namespace test_clip {
+
 using namespace seqnet;
 
 TEST_CASE("Clip: global norm by hand", "[clip]") {
@@ -67,3 +69,5 @@ TEST_CASE("Clip: invalid arguments and non-finite gradients are refused", "[clip
   std::vector<double> infinite = {inf, 1.0};
   CHECK_THROWS_WITH(clip_by_global_norm(infinite.data(), 2, 1.0), Catch::Contains("not finite"));
 }
+
+}  // namespace test_clip

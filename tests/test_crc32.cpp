@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+namespace test_crc32 {
+
 using seqnet::detail::crc32c;
 using seqnet::detail::crc32c_update;
 
@@ -33,3 +35,5 @@ TEST_CASE("CRC-32C: every single-bit change changes the checksum", "[crc32]") {
       s[i] = static_cast<char>(s[i] ^ (1 << b));
     }
 }
+
+}  // namespace test_crc32

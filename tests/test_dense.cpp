@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <seqnet/layers/dense.hpp>
 
+namespace test_dense {
+
 using namespace seqnet;
 using seqnet_test::gradcheck;
 using seqnet_test::random_batch;
@@ -93,3 +95,5 @@ TEST_CASE("Dense: bad input is refused with a clear message", "[dense][errors]")
   ids.values(0, 0) = 7;
   CHECK_THROWS_WITH(oh.forward(ids, Mode::Eval), Catch::Contains("token id 7 at sample 0, step 0"));
 }
+
+}  // namespace test_dense

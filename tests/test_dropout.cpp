@@ -5,6 +5,8 @@
 
 #include <limits>
 
+namespace test_dropout {
+
 using namespace seqnet;
 using seqnet_test::gradcheck;
 using seqnet_test::random_batch;
@@ -116,3 +118,5 @@ TEST_CASE("Dropout: bad settings and missing Rng are refused", "[dropout][errors
   CHECK(Dropout<double>::from_config(Dropout<double>(0.25).config())->config().get_double("rate") == 0.25);
   CHECK(d.clone_unbuilt()->type_name() == "Dropout");
 }
+
+}  // namespace test_dropout

@@ -5,6 +5,8 @@
 
 #include <limits>
 
+namespace test_embedding {
+
 using namespace seqnet;
 using seqnet_test::gradcheck;
 using seqnet_test::random_batch;
@@ -151,3 +153,5 @@ TEST_CASE("Embedding: config round trip and clone", "[embedding]") {
   CHECK(copy->config() == c);
   CHECK_FALSE(copy->built());
 }
+
+}  // namespace test_embedding

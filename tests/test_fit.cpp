@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+namespace test_fit {
+
 using namespace seqnet;
 
 namespace {
@@ -626,3 +628,5 @@ TEST_CASE("fit: a NaN gradient under a finite loss undoes the step", "[fit][nan]
     CHECK(out.str().find("non-finite gradient") != std::string::npos);
   }
 }
+
+}  // namespace test_fit

@@ -241,7 +241,7 @@ TEST_CASE("Fused embedding: when the distinct ids pay off", "[fused][distinct]")
   CHECK_FALSE(large_units.fuses_embedding(Mode::Train, many));
 }
 
-TEST_CASE("Fused embedding: recurrent dropout trains fused; input dropout only in inference", "[fused][dropout]") {
+TEST_CASE("Fused embedding: recurrent dropout trains fused, input dropout only in inference", "[fused][dropout]") {
   LSTMOptions rd;
   rd.recurrent_dropout = 0.4;
   LSTM<double> a(4, rd);
@@ -277,6 +277,8 @@ TEST_CASE("Fused embedding: errors name the id, and a table that does not fit is
 #include <seqnet/model/sequential.hpp>
 #include <seqnet/optim/rmsprop.hpp>
 
+namespace test_fused_embedding {
+
 TEST_CASE("Fused embedding: a Sequential model trains the same fused and unfused", "[fused][sequential]") {
   // mask_zero switches the fusion off; with no id 0 in the data the two models compute the same function.
   auto make = [](bool mask_zero, int threads) {
@@ -309,3 +311,5 @@ TEST_CASE("Fused embedding: a Sequential model trains the same fused and unfused
     for (Index i = 0; i < n; ++i) CHECK(pf(i, 0) == Approx(pp(i, 0)).epsilon(1e-12));
   }
 }
+
+}  // namespace test_fused_embedding

@@ -10,6 +10,8 @@
 #include <seqnet/core/rng.hpp>
 #include <seqnet/detail/gemm_kernel.hpp>
 
+namespace test_gemm_kernel {
+
 using namespace seqnet;
 using seqnet_test::random_matrix;
 
@@ -147,3 +149,5 @@ TEST_CASE("Recurrent kernel: a hand-computed product", "[kernel]") {
   detail::rec_mul_acc(A, M, C);
   CHECK(C == want);
 }
+
+}  // namespace test_gemm_kernel

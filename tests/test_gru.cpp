@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+namespace test_gru {
+
 using namespace seqnet;
 using namespace seqnet_test;
 
@@ -184,7 +186,7 @@ TEST_CASE("GRU: backward on one-hot input and through a stack", "[gru][gradcheck
   CHECK(rep.worst < 1e-6);
 }
 
-TEST_CASE("GRU: padded and masked equals unpadded; one-hot equals dense one-hot", "[gru][mask][onehot]") {
+TEST_CASE("GRU: padded and masked equals unpadded, and one-hot equals dense one-hot", "[gru][mask][onehot]") {
   for (bool reset_after : {true, false})
     for (bool back : {false, true}) {
       GRU<double> l(3, opts(false, back, 0, 0, reset_after)), p(3, opts(false, back, 0, 0, reset_after));
@@ -250,3 +252,5 @@ TEST_CASE("GRU: configuration round trip and errors", "[gru][errors]") {
   x.values.resize(3, 5);
   CHECK_THROWS_AS(g.forward(x, Mode::Eval), ShapeError);
 }
+
+}  // namespace test_gru

@@ -10,6 +10,8 @@
 
 #include <unistd.h>
 
+namespace test_imdb {
+
 using namespace seqnet;
 using namespace seqnet::text;
 namespace fs = std::filesystem;
@@ -140,3 +142,5 @@ TEST_CASE("imdb_dir_from_env reads SEQNET_IMDB_DIR", "[imdb]") {
   ::unsetenv("SEQNET_IMDB_DIR");
   CHECK(imdb_dir_from_env().empty());
 }
+
+}  // namespace test_imdb

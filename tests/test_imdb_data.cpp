@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+namespace test_imdb_data {
+
 using namespace seqnet;
 using namespace seqnet::text;
 
@@ -85,3 +87,5 @@ TEST_CASE("IMDB data: a known review is encoded as expected", "[imdb][data]") {
   CHECK(st.mean > 200.0);
   CHECK(st.mean < 280.0);
 }
+
+}  // namespace test_imdb_data

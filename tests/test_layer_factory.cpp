@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+namespace test_layer_factory {
+
 using namespace seqnet;
 
 namespace {
@@ -88,3 +90,5 @@ TEST_CASE("Layer factory: unknown types and bad configs are refused with a clear
   no_inner.set("merge_mode", "concat");
   CHECK_THROWS_WITH(make_layer<float>("Bidirectional", no_inner), Catch::Contains("missing key 'layer.type'"));
 }
+
+}  // namespace test_layer_factory

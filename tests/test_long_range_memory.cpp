@@ -14,7 +14,7 @@
 // reached 1.000 held-out accuracy in all 18 runs; SimpleRNN averaged 0.51 (chance is 0.5), 16 runs between
 // 0.47 and 0.56, one at 0.36 and one at 0.85 (model seed 2, data seed 1).
 // The hidden test case at the end reruns that grid and prints every accuracy:
-//   build/tests/seqnet_test_long_range_memory "[seeds]" -s
+//   build/tests/seqnet_tests "[seeds]" -s
 // The test run by ctest uses model seed 1 and data seed 1; about 0.5 s per gated layer in a Release build.
 #include <catch2/catch.hpp>
 #include <seqnet/layers/dense.hpp>
@@ -26,6 +26,8 @@
 
 #include <algorithm>
 #include <cmath>
+
+namespace test_long_range_memory {
 
 using namespace seqnet;
 
@@ -114,3 +116,5 @@ TEST_CASE("Long-range memory: LSTM and GRU over 6 model seeds and 3 data seeds, 
     }
   CHECK(rnn_sum / runs <= 0.6);
 }
+
+}  // namespace test_long_range_memory

@@ -6,6 +6,8 @@
 #include <functional>
 #include <limits>
 
+namespace test_losses {
+
 using namespace seqnet;
 using Mat = Matrix<double>;
 
@@ -299,3 +301,5 @@ TEST_CASE("Losses: float results agree with double", "[losses]") {
     CHECK((df.cast<double>() - d).cwiseAbs().maxCoeff() < 1e-6);
   }
 }
+
+}  // namespace test_losses

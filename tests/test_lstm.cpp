@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+namespace test_lstm {
+
 using namespace seqnet;
 using namespace seqnet_test;
 
@@ -223,7 +225,7 @@ TEST_CASE("LSTM: backward matches finite differences at a batch of whole SIMD pa
   }
 }
 
-TEST_CASE("LSTM: one backward per forward; a new forward gives the same gradients again", "[lstm]") {
+TEST_CASE("LSTM: one backward per forward, and a new forward gives the same gradients again", "[lstm]") {
   // The backward writes the gate gradients over the forward's gates: a second backward is refused, and the
   // next forward rebuilds the cache completely.
   LSTM<float> l(17);
@@ -407,3 +409,5 @@ TEST_CASE("LSTM: bad settings and input are refused with a clear message", "[lst
   bad.values << 1, 4;
   CHECK_THROWS_WITH(oh.forward(bad, Mode::Eval), Catch::Contains("token id 4 at sample 0, step 1"));
 }
+
+}  // namespace test_lstm

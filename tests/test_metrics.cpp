@@ -3,6 +3,8 @@
 
 #include <limits>
 
+namespace test_metrics {
+
 using namespace seqnet;
 using Mat = Matrix<double>;
 
@@ -54,3 +56,5 @@ TEST_CASE("Metrics: shapes that do not fit are refused", "[metrics][errors]") {
   CHECK_THROWS_WITH(metric_sum(Metric::SparseCategoricalAccuracy, p, Mat::Zero(3, 2)),
                     Catch::Contains("expected labels 3x1"));
 }
+
+}  // namespace test_metrics

@@ -21,6 +21,8 @@
 #include <functional>
 #include <string>
 
+namespace test_model_file {
+
 using namespace seqnet;
 using seqnet_test::log_of;
 using seqnet_test::TempPath;
@@ -265,7 +267,7 @@ std::vector<std::pair<std::string, std::string>> fuzz_corpus() {
 }  // namespace
 
 TEST_CASE("Model file: the committed fuzz seed corpus is what the writer produces", "[model_file][fuzz]") {
-  // Regenerate after a format change with: SEQNET_UPDATE_CORPUS=1 ./seqnet_test_model_file "[fuzz]"
+  // Regenerate after a format change with: SEQNET_UPDATE_CORPUS=1 build/tests/seqnet_tests "[fuzz]"
   const std::string dir = std::string(SEQNET_TEST_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_model_file/";
   const bool update = std::getenv("SEQNET_UPDATE_CORPUS") != nullptr;
   for (const auto& entry : fuzz_corpus()) {
@@ -284,3 +286,5 @@ TEST_CASE("Model file: the committed fuzz seed corpus is what the writer produce
       CHECK_THROWS_AS(deserialize_model<float>(entry.second), FormatError);
   }
 }
+
+}  // namespace test_model_file

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace test_model_format {
+
 using namespace seqnet;
 namespace d = seqnet::detail;
 
@@ -347,3 +349,5 @@ TEST_CASE("Model format: non-finite weights are refused on save and on load", "[
   CHECK_THROWS_WITH(decode<float>(craft(dense_arch("2"), w)),
                     Catch::Contains("'bias' holds a non-finite value at index 1"));
 }
+
+}  // namespace test_model_format

@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+namespace test_optimizers {
+
 using namespace seqnet;
 
 namespace {
@@ -342,3 +344,5 @@ TEST_CASE("Optimizers: recreated from name and config", "[optim]") {
   bad.set("beta_1", 1.5);
   CHECK_THROWS_AS(make_optimizer<double>("Adam", bad), InvalidArgument);
 }
+
+}  // namespace test_optimizers

@@ -5,6 +5,8 @@
 #include <regex>
 #include <string>
 
+namespace test_plot {
+
 using namespace seqnet;
 
 namespace {
@@ -52,3 +54,5 @@ TEST_CASE("plot: names are escaped and a bad path is a clear error", "[plot][err
   CHECK(svg.find("&quot;q&quot;") != std::string::npos);
   CHECK_THROWS_WITH(write_plot_svg("/nonexistent-folder/x.svg", {}), Catch::Contains("/nonexistent-folder/x.svg"));
 }
+
+}  // namespace test_plot

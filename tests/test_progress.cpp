@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+namespace test_progress {
+
 using namespace seqnet;
 
 TEST_CASE("ProgressBar: the bar is drawn as Keras draws it", "[progress]") {
@@ -81,3 +83,5 @@ TEST_CASE("ProgressBar: one line per epoch and silent modes", "[progress]") {
   CHECK(one.str() == "5/5 - 0s - 100ms/step - loss: 0.2500\n");
   CHECK(quiet.str().empty());
 }
+
+}  // namespace test_progress

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace test_reliability {
+
 using namespace seqnet;
 namespace fs = std::filesystem;
 
@@ -241,7 +243,7 @@ TEST_CASE("Reliability: a model used before build or compile says which call it 
   CHECK_THROWS_WITH(built.add(Dense<double>(1)), Catch::Contains("cannot add a layer after build()"));
 }
 
-TEST_CASE("Reliability: layers whose shapes do not fit are named; Dense after Embedding works per step as in Keras",
+TEST_CASE("Reliability: layers whose shapes do not fit are named, and Dense after Embedding works per step as in Keras",
           "[reliability][errors]") {
   // A recurrent layer after a vector output: the message names the layer, its position and its input.
   Sequential<float> two;
@@ -454,3 +456,5 @@ TEST_CASE("Reliability: a diverging fit stops, keeps finite weights, and leaves 
   for (const auto& e : fs::directory_iterator(d.path)) files += e.is_regular_file() ? 1 : 0;
   CHECK(files == 1);
 }
+
+}  // namespace test_reliability

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+namespace test_sequences {
+
 using namespace seqnet;
 using namespace seqnet::text;
 using Seqs = std::vector<std::vector<std::int32_t>>;
@@ -85,7 +87,7 @@ TEST_CASE("to_categorical: id k becomes e_k", "[sequences]") {
   CHECK(to_categorical<float>(ids).shape() == std::vector<Index>{3, 3});
 }
 
-TEST_CASE("to_categorical: ids outside [0, num_classes) are refused", "[sequences]") {
+TEST_CASE("to_categorical: ids outside 0 .. num_classes - 1 are refused", "[sequences]") {
   CHECK_THROWS_AS(to_categorical<float>(Tensor<std::int32_t>({2}, std::vector<std::int32_t>{0, 3}), 3),
                   InvalidArgument);
   CHECK_THROWS_AS(to_categorical<float>(Tensor<std::int32_t>({1}, std::vector<std::int32_t>{-1}), 3), InvalidArgument);
@@ -104,3 +106,5 @@ TEST_CASE("length_stats: mean and median by hand", "[sequences]") {
   CHECK(even.median == 2.5);
   CHECK(length_stats(Seqs{}).count == 0);
 }
+
+}  // namespace test_sequences

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+namespace test_sequential {
+
 using namespace seqnet;
 
 namespace {
@@ -214,3 +216,5 @@ TEST_CASE("Sequential: the chapter's models print Keras' parameter counts", "[se
     CHECK(m.summary().find(totals("9,617")) != std::string::npos);
   }
 }
+
+}  // namespace test_sequential

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+namespace test_simple_rnn {
+
 using namespace seqnet;
 using namespace seqnet_test;
 
@@ -154,7 +156,8 @@ TEST_CASE("SimpleRNN: backward on one-hot input and through a stack", "[simple_r
   CHECK(rep.worst < 1e-6);
 }
 
-TEST_CASE("SimpleRNN: padded and masked equals unpadded; one-hot equals dense one-hot", "[simple_rnn][mask][onehot]") {
+TEST_CASE("SimpleRNN: padded and masked equals unpadded, and one-hot equals dense one-hot",
+          "[simple_rnn][mask][onehot]") {
   SimpleRNN<double> l(3), p(3);
   l.build(Shape::one_hot(4, 9));
   p.build(Shape::one_hot(7, 9));
@@ -222,3 +225,5 @@ TEST_CASE("SimpleRNN: configuration round trip and errors", "[simple_rnn][errors
   x.mask = {1, 1};
   CHECK_THROWS_WITH(w.forward(x, Mode::Eval), Catch::Contains("mask has 2 entries, expected 3"));
 }
+
+}  // namespace test_simple_rnn

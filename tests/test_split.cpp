@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+namespace test_split {
+
 using namespace seqnet;
 using namespace seqnet::text;
 
@@ -83,3 +85,5 @@ TEST_CASE("split: take applies indices to vectors and tensors", "[split]") {
   CHECK(g.shape() == std::vector<Index>{2, 2});
   CHECK(g.values() == std::vector<int>{30, 31, 10, 11});
 }
+
+}  // namespace test_split

@@ -12,6 +12,8 @@
 #include <limits>
 #include <vector>
 
+namespace test_table_kernels {
+
 using namespace seqnet;
 using seqnet_test::random_matrix;
 
@@ -160,3 +162,5 @@ TEST_CASE("Table kernels: distinct ids by hand", "[kernel][table][distinct]") {
     CHECK(detail::count_distinct_ids(x, 10) == -1);
   }
 }
+
+}  // namespace test_table_kernels

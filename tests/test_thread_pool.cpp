@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+namespace test_thread_pool {
+
 using seqnet::detail::ThreadPool;
 
 TEST_CASE("ThreadPool: every task runs exactly once, over many runs", "[thread_pool]") {
@@ -64,3 +66,5 @@ TEST_CASE("ThreadPool: resize changes the number of workers", "[thread_pool]") {
   pool.run(0, [&](int) { count++; });
   CHECK(count == 5);
 }
+
+}  // namespace test_thread_pool

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+namespace test_tokenizer {
+
 using seqnet::text::tokenize;
 using seqnet::text::TokenizerOptions;
 using Tokens = std::vector<std::string>;
@@ -114,3 +116,5 @@ TEST_CASE("tokenize: for_each_token sees the same tokens as tokenize", "[tokeniz
   CHECK(seen == tokenize(text));
   CHECK(seen == Tokens{"it's", "a", "great", "film", "10", "10"});
 }
+
+}  // namespace test_tokenizer

@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+namespace test_value_checks {
+
 using namespace seqnet;
 
 namespace {
@@ -82,3 +84,5 @@ TEST_CASE("all_finite: NaN and infinities at every position (float)", "[finite]"
 TEST_CASE("all_finite: NaN and infinities at every position (double)", "[finite]") {
   check_finite_every_position<double>();
 }
+
+}  // namespace test_value_checks

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+namespace test_vocabulary {
+
 using namespace seqnet;
 using namespace seqnet::text;
 using Ids = std::vector<std::int32_t>;
@@ -212,3 +214,5 @@ TEST_CASE("Vocabulary: huge lengths, wrong magic and newer versions are named", 
   }
   std::remove(path.c_str());
 }
+
+}  // namespace test_vocabulary

@@ -85,8 +85,9 @@ template <typename T>
 void clip_by_value(T* g, Index n, double limit) {
   detail::check_clip_limit("clip_by_value", "limit", limit);
   detail::check_clip_args("clip_by_value", g, n);
-  // A limit beyond T's range clips nothing (and must not be converted to T).
-  if (n == 0 || limit >= static_cast<double>(std::numeric_limits<T>::max())) return;
+  // A limit beyond T's range clips nothing (and must not be converted to T). (g == nullptr implies n == 0
+  // here; the test lets GCC see that the loop never reads through a null pointer.)
+  if (n == 0 || g == nullptr || limit >= static_cast<double>(std::numeric_limits<T>::max())) return;
   const T c = static_cast<T>(limit);
   for (Index i = 0; i < n; ++i) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
 }
