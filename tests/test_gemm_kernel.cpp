@@ -108,6 +108,46 @@ void check_packed_tn_shapes(double tol) {
         check_tn_case<T>(K, m, n, rng, tol, [](auto... a) { detail::packed_gemm_tn_acc<T>(a...); });
 }
 
+// Right-hand matrices of more than 256 KiB, which the kernel takes in column panels (the last one partial),
+// with rows of full tiles, single-packet tiles and a tail; and the k-blocked product mul_acc_kblocks, whose
+// right-hand operand is read transposed (M(k, j) at k * n + j, as dP^T from the scatter's workspace).
+template <typename T>
+void check_panels(double tol) {
+  Rng rng(14);
+  const Index per_kib = 1024 / static_cast<Index>(sizeof(T));
+  for (Index rows : {9, 17, 40})
+    for (Index K : {Index(64), Index(300)}) {
+      const Index n = 256 * per_kib / K + 37;  // just over 256 KiB of M
+      const Matrix<T> Afull = random_matrix<T>(rows + 5, K, rng);
+      const auto A = Afull.middleRows(2, rows);
+      const Matrix<T> M = random_matrix<T>(K, n, rng), Mt = M.transpose(), bias = random_matrix<T>(1, n, rng);
+      const Matrix<T> C0 = random_matrix<T>(rows + 3, n, rng);
+      Matrix<T> C1 = C0, C2 = C0, C3 = C0;
+      detail::rec_mul_acc(A, M, C1.middleRows(1, rows));
+      detail::rec_mul_t_acc(A, Mt, C2.middleRows(1, rows));
+      detail::rec_mul_set(A, M, C3.middleRows(1, rows), bias.data(), bias.outerStride());
+      INFO("rows " << rows << " K " << K << " n " << n);
+      const Matrix<T> want = C0.middleRows(1, rows) + A * M;
+      const Matrix<T> with_bias = (A * M).rowwise() + bias.row(0);
+      CHECK(C1.middleRows(1, rows).isApprox(want, tol));
+      CHECK(C2.middleRows(1, rows).isApprox(want, tol));
+      CHECK(C3.middleRows(1, rows).isApprox(with_bias, tol));
+      for (const Matrix<T>* C : {&C1, &C2, &C3}) {
+        CHECK(C->row(0) == C0.row(0));
+        CHECK(C->bottomRows(2) == C0.bottomRows(2));
+      }
+    }
+  for (Index K : {1, 255, 256, 600}) {
+    const Index rows = 40, n = 33;
+    const Matrix<T> A = random_matrix<T>(rows, K, rng), M = random_matrix<T>(K, n, rng), Mt = M.transpose();
+    const Matrix<T> C0 = random_matrix<T>(rows, n, rng);
+    Matrix<T> C = C0;
+    detail::mul_acc_kblocks(rows, n, K, A.data(), rows, Mt.data(), n, Index(1), C.data(), rows);
+    INFO("K " << K);
+    CHECK(C.isApprox(C0 + A * M, tol));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Packed weight-gradient product: C += A^T B equals Eigen's product (double)", "[kernel]") {
@@ -139,6 +179,13 @@ TEST_CASE("Weight-gradient kernel: a hand-computed product", "[kernel]") {
 TEST_CASE("Recurrent kernel: C += A M equals Eigen's product (double)", "[kernel]") { check_shapes<double>(1e-13); }
 
 TEST_CASE("Recurrent kernel: C += A M equals Eigen's product (float)", "[kernel]") { check_shapes<float>(1e-5); }
+
+TEST_CASE("Recurrent kernel: large right-hand matrices in column panels, and k blocks (double)", "[kernel]") {
+  check_panels<double>(1e-12);
+}
+TEST_CASE("Recurrent kernel: large right-hand matrices in column panels, and k blocks (float)", "[kernel]") {
+  check_panels<float>(1e-4);
+}
 
 TEST_CASE("Recurrent kernel: a hand-computed product", "[kernel]") {
   // A = [1 2; 3 4; 5 6], M = [1 0 -1; 2 1 0], C = 1: C + A M = [6 3 0; 12 5 -2; 18 7 -4].

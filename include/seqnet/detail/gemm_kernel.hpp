@@ -73,19 +73,35 @@ inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, cons
   // One block of `mr` packets of rows from r0: NR columns at a time, then 4, 2 and 1. With NR = 6, the last
   // 8 columns go as 4 + 4: a 2-column tile has too few accumulators to keep the FMA pipes busy (an 8-unit
   // GRU's dG U^T at every step).
-  const auto row_block = [&](auto mr, Index r0) {
+  // Columns c0 .. c0 + nc of one block of `mr` packets of rows from r0.
+  const auto row_block = [&](auto mr, Index r0, Index c0, Index nc) {
     constexpr int R = decltype(mr)::value;
-    Index j0 = 0;
-    for (; j0 + NR <= n && (NR != 6 || n - j0 != 8); j0 += NR)
+    const Index end = c0 + nc;
+    Index j0 = c0;
+    for (; j0 + NR <= end && (NR != 6 || end - j0 != 8); j0 += NR)
       gemm_tile<R, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
     if constexpr (NR > 4)
-      for (; j0 + 4 <= n; j0 += 4) gemm_tile<R, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    for (; j0 + 2 <= n; j0 += 2) gemm_tile<R, 2>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    for (; j0 < n; ++j0) gemm_tile<R, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+      for (; j0 + 4 <= end; j0 += 4) gemm_tile<R, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    for (; j0 + 2 <= end; j0 += 2) gemm_tile<R, 2>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    for (; j0 < end; ++j0) gemm_tile<R, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
   };
-  Index r0 = 0;
-  for (; r0 + 2 * PS <= rows; r0 += 2 * PS) row_block(std::integral_constant<int, 2>{}, r0);
-  for (; r0 + PS <= rows; r0 += PS) row_block(std::integral_constant<int, 1>{}, r0);
+  // Every block of rows reads all of M. When M is larger than kMBlockBytes (the projections over a batch's
+  // distinct ids: P^T = W^T E_u^T with M = E_u^T, 128 x 7,000 floats and more; dE_u^T = W dP^T with M = dP^T),
+  // the columns go in panels of M of about kMPanelBytes, each read from memory once and then from L2 by all
+  // the row blocks, instead of M streaming from memory once per block of rows.
+  constexpr Index kMBlockBytes = 256 * 1024, kMPanelBytes = 128 * 1024, kAlign = 24;  // 24: whole 6- and 8-column tiles
+  const Index mbytes = K * n * static_cast<Index>(sizeof(T));
+  const Index nb = mbytes > kMBlockBytes && rows > 2 * PS && K > 0
+                       ? std::max(kAlign, kMPanelBytes / (K * static_cast<Index>(sizeof(T))) / kAlign * kAlign)
+                       : n;
+  const Index full_rows = rows / PS * PS;
+  for (Index c0 = 0; c0 < n; c0 += nb) {
+    const Index nc = std::min(nb, n - c0);
+    Index r0 = 0;
+    for (; r0 + 2 * PS <= full_rows; r0 += 2 * PS) row_block(std::integral_constant<int, 2>{}, r0, c0, nc);
+    for (; r0 < full_rows; r0 += PS) row_block(std::integral_constant<int, 1>{}, r0, c0, nc);
+  }
+  const Index r0 = full_rows;
   if (r0 < rows) {
     using Mat = Matrix<T>;
     using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
@@ -97,6 +113,17 @@ inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, cons
       for (Index j = 0; j < n; ++j) c.col(j).setConstant(b ? b[j * bs] : T(0));
     c.noalias() += a * mm;
   }
+}
+
+/// C += A M for a long K (A: rows x K with column stride lda; M(k, j) = m[k * msk + j * msj]): small_gemm over
+/// k in blocks of 256, so that a block of rows of A stays in L1 for all the column tiles (the weight gradient
+/// E_u^T dP over a batch's distinct ids, K in the thousands).
+template <typename T>
+inline void mul_acc_kblocks(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
+                            Index ldc) {
+  constexpr Index kKc = 256;
+  for (Index k0 = 0; k0 < K; k0 += kKc)
+    small_gemm(rows, n, std::min(kKc, K - k0), A + k0 * lda, lda, m + k0 * msk, msk, msj, C, ldc, true);
 }
 
 /// C += A M, with A: rows x K, M: K x n (a block of a column-major matrix), C: rows x n.

@@ -317,10 +317,15 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     by_table_ =
         (fused || onehot) && rows >= table_rows && (table_bytes <= kTransposedTableBytes || (distinct && train_));
     if (by_table_ && distinct) {  // Q = P^T = W^T E_u^T, straight from a copy of W^T (D x kH values)
+      // E_u^T (D x U, one id's D values per column) is what the kernel reads: a tile's columns of it are then
+      // contiguous over k, where E_u's are a whole column of cap values apart at every k; the backward pass
+      // reads it too (dW += E_u^T dP).
       Wt_.resize(W.cols(), D_);
       detail::transpose_into(detail::cols_of(W), D_, W.cols(), detail::mutable_cols_of(Wt_));
+      EuT_.resize(D_, cap);
+      detail::transpose_into(detail::cols_of(Eu_), U, D_, detail::mutable_cols_of(EuT_));
       Q_.resize(W.cols(), cap);
-      detail::rec_mul_t_set(Wt_, Eu_.topRows(U), Q_.leftCols(U));
+      detail::rec_mul_set(Wt_, EuT_.leftCols(U), Q_.leftCols(U));
     } else if (by_table_) {
       Q_.resize(W.cols(), table_rows);
       if (fused)
@@ -405,16 +410,17 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     DWg& dW = const_cast<DWg&>(dWc.derived());
     if (is_fused_input(x) && distinct_only()) {
       // dP = scatter of dG by slot, row-major, into the memory of Q (kH x cap, which the forward's gathers
-      // have finished with), then column-major for the kernels.
+      // have finished with): Q holds dP^T, one id's kH values per column, which both products read as their
+      // contiguous operand.
       const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
-      eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U);
+      eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U && EuT_.rows() == D_ && EuT_.cols() >= U);
       if (!scattered) detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
-      dP_.resize(Eu_.rows(), kH);
-      detail::transpose_into(detail::cols_of(Q_), kH, U, detail::mutable_cols_of(dP_));
-      const auto dP = dP_.topRows(U);
-      detail::tn_mul_acc(Eu_.topRows(U), dP, dW);  // dW += E_u^T dP
-      dEu_.resize(Eu_.rows(), D_);
-      detail::rec_mul_t_set(dP, W, dEu_.topRows(U));            // dE_u = dP W^T
+      detail::mul_acc_kblocks(D_, kH, U, EuT_.data(), D_, Q_.data(), kH, Index(1), dW.data(),
+                              dW.outerStride());  // dW += E_u^T dP = E_u^T (Q^T)
+      dEuT_.resize(D_, EuT_.cols());
+      detail::rec_mul_set(W, Q_.leftCols(U), dEuT_.leftCols(U));  // dE_u^T = W dP^T
+      dEu_.resize(EuT_.cols(), D_);
+      detail::transpose_into(detail::cols_of(dEuT_), D_, U, detail::mutable_cols_of(dEu_));
       emb_->grad(0)(distinct_, Eigen::all) += dEu_.topRows(U);  // dE[distinct] += dE_u (distinct: no repeats)
       return;
     }
@@ -525,8 +531,9 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
-  Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W) and its gradient
+  Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W in evaluation), dP
   Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
+  Matrix<T> EuT_, dEuT_;                       // the same transposed (D x cap), in training
   Matrix<T> Wt_;                               // fused embedding, distinct ids only: W^T, for Q = W^T E[distinct]^T
   std::vector<std::int32_t> distinct_, slot_;  // the distinct ids, ascending; a workspace of V entries
   Matrix<T> Q_;                                // the table the gathers read, transposed: P^T (fused) or W^T (one-hot);
