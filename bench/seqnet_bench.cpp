@@ -306,6 +306,57 @@ int run_kernels(const Options& o) {
         static_cast<long>(K), static_cast<long>(m), static_cast<long>(n), tile, packed, eigen, gflop / tile,
         gflop / packed, gflop / eigen);
   }
+  {
+    // The products of big_bilstm's dense input (T = 400, B = 64, D = H = 128): dX = dG W^T over all T*B rows
+    // and the per-step dG_t U^T, each with k (512 values) in one block and in small_gemm's blocks; and the
+    // per-step input projection X_t W + b with X_t read in place from a matrix of T*B rows (a column stride
+    // of 100 KiB, a multiple of 4 KiB) and copied into a B x D block first, as the recurrent layers do.
+    const Index T = 400, B = 64, D = 128, H = 128, rows = T * B, G4 = 4 * H;
+    const Mat dG = Mat::Random(detail::padded_rows<float>(rows), G4), W = Mat::Random(D, G4), U = Mat::Random(H, G4);
+    const Mat X = Mat::Random(rows, D), bias = Mat::Random(1, G4);
+    Mat dX(rows, D), dh = Mat::Zero(B, H), Xs(B, D), G(detail::padded_rows<float>(rows), G4);
+    const Index ld = dG.outerStride();
+    const double one = time_us(
+        [&] { detail::small_gemm_block(rows, D, G4, dG.data(), ld, W.data(), D, Index(1), dX.data(), rows, false); },
+        s);
+    const double blocked = time_us(
+        [&] { detail::small_gemm(rows, D, G4, dG.data(), ld, W.data(), D, Index(1), dX.data(), rows, false); }, s);
+    const double step_one = time_us(
+        [&] {
+          for (Index t = 0; t < T; ++t)
+            detail::small_gemm_block(B, H, G4, dG.data() + t * B, ld, U.data(), H, Index(1), dh.data(), B, true);
+        },
+        s);
+    const double step_blocked = time_us(
+        [&] {
+          for (Index t = 0; t < T; ++t)
+            detail::small_gemm(B, H, G4, dG.data() + t * B, ld, U.data(), H, Index(1), dh.data(), B, true);
+        },
+        s);
+    const double xw_in_place = time_us(
+        [&] {
+          for (Index t = 0; t < T; ++t)
+            detail::project_dense_rows(X.middleRows(t * B, B), W, bias, G.middleRows(t * B, B));
+        },
+        s);
+    const double xw_copied = time_us(
+        [&] {
+          for (Index t = 0; t < T; ++t) {
+            Xs = X.middleRows(t * B, B);
+            detail::project_dense_rows(Xs, W, bias, G.middleRows(t * B, B));
+          }
+        },
+        s);
+    const double gflop = 2e-3 * static_cast<double>(rows * D * G4);  // 2 rows D 4H FLOPs each: over us, GFLOP/s
+    std::printf(
+        "{\"mode\": \"kernels\", \"T\": %ld, \"B\": %ld, \"D\": %ld, \"H\": %ld, \"dGWt_one_block_us\": %.1f, "
+        "\"dGWt_blocked_us\": %.1f, \"steps_dGUt_one_block_us\": %.1f, \"steps_dGUt_blocked_us\": %.1f, "
+        "\"steps_XW_in_place_us\": %.1f, \"steps_XW_copied_us\": %.1f, \"gflops\": [%.1f, %.1f, %.1f, %.1f, %.1f, "
+        "%.1f]}\n",
+        static_cast<long>(T), static_cast<long>(B), static_cast<long>(D), static_cast<long>(H), one, blocked, step_one,
+        step_blocked, xw_in_place, xw_copied, gflop / one, gflop / blocked, gflop / step_one, gflop / step_blocked,
+        gflop / xw_in_place, gflop / xw_copied);
+  }
   const Index T = 100, B = 256, H = 8;
   const Mat S = Mat::Random(2 * B, H), U = Mat::Random(H, 4 * H);
   for (bool padded : {false, true}) {

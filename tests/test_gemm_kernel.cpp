@@ -109,8 +109,8 @@ void check_packed_tn_shapes(double tol) {
 }
 
 // Right-hand matrices of more than 256 KiB, which the kernel takes in column panels (the last one partial),
-// with rows of full tiles, single-packet tiles and a tail; and the k-blocked product mul_acc_kblocks, whose
-// right-hand operand is read transposed (M(k, j) at k * n + j, as dP^T from the scatter's workspace).
+// with rows of full tiles, single-packet tiles and a tail; and the products over several k blocks, with the
+// right-hand operand read transposed (M(k, j) at k * n + j, as dP^T from the scatter's workspace).
 template <typename T>
 void check_panels(double tol) {
   Rng rng(14);
@@ -137,14 +137,32 @@ void check_panels(double tol) {
         CHECK(C->bottomRows(2) == C0.bottomRows(2));
       }
     }
-  for (Index K : {1, 255, 256, 600}) {
+  // k in blocks (kc values each): one block, a block and one value, several blocks and a part; the first
+  // block sets C (to the bias, or zero), the later ones add to it.
+  const Index kc = detail::gemm_k_block<T>();
+  for (Index K : {Index(1), kc - 1, kc, kc + 1, 2 * kc + 7}) {
     const Index rows = 40, n = 33;
     const Matrix<T> A = random_matrix<T>(rows, K, rng), M = random_matrix<T>(K, n, rng), Mt = M.transpose();
-    const Matrix<T> C0 = random_matrix<T>(rows, n, rng);
-    Matrix<T> C = C0;
-    detail::mul_acc_kblocks(rows, n, K, A.data(), rows, Mt.data(), n, Index(1), C.data(), rows);
-    INFO("K " << K);
+    const Matrix<T> C0 = random_matrix<T>(rows, n, rng), bias = random_matrix<T>(1, n, rng);
+    Matrix<T> C = C0, Cset = C0, Cbias = C0;
+    detail::small_gemm(rows, n, K, A.data(), rows, Mt.data(), n, Index(1), C.data(), rows, true);
+    detail::small_gemm(rows, n, K, A.data(), rows, Mt.data(), n, Index(1), Cset.data(), rows, false);
+    detail::small_gemm(rows, n, K, A.data(), rows, Mt.data(), n, Index(1), Cbias.data(), rows, false, bias.data(),
+                       Index(1));
+    INFO("K " << K << ", k blocks of " << kc);
     CHECK(C.isApprox(C0 + A * M, tol));
+    CHECK(Cset.isApprox(A * M, tol));
+    CHECK(Cbias.isApprox((A * M).rowwise() + bias.row(0), tol));
+  }
+  // K = 0: C += nothing, or C = the bias.
+  {
+    const Matrix<T> C0 = random_matrix<T>(17, 5, rng), bias = random_matrix<T>(1, 5, rng);
+    const T* none = nullptr;
+    Matrix<T> C = C0, Cbias = C0;
+    detail::small_gemm(17, 5, 0, none, 17, none, 5, Index(1), C.data(), 17, true);
+    detail::small_gemm(17, 5, 0, none, 17, none, 5, Index(1), Cbias.data(), 17, false, bias.data(), Index(1));
+    CHECK(C == C0);
+    CHECK(Cbias == bias.replicate(17, 1));
   }
 }
 

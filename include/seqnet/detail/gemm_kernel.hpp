@@ -50,7 +50,8 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
     for (int j = 0; j < NR; ++j) ei::pstoreu(C + (j0 + j) * ldc + r0 + i * PS, acc[i][j]);
 }
 
-/// C(:, j) = Z(:, j) + sum_k A(:, k) * M(k, j) for j < n, k < K, over `rows` rows, where A has column stride
+/// One k block of small_gemm (which the callers use): C(:, j) = Z(:, j) + sum_k A(:, k) * M(k, j) for j < n,
+/// k < K, over `rows` rows, where A has column stride
 /// lda, C column stride ldc, and M(k, j) is m[k * msk + j * msj]: the per-step recurrent products h U and
 /// dG U^T, and the projections X W and dG W^T. Z is C itself (accumulate: C += A M), else the bias b[j * bs]
 /// in every row of column j (zero without b). Starting from the bias in registers saves the projections two
@@ -66,8 +67,8 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 /// the short k loops do not amortise (AVX-512: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against
 /// 94; AVX2: H = 128, B = 64: 112 us against 161). Rows beyond the last full packet go through Eigen.
 template <typename T>
-inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
-                       Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1) {
+inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj,
+                             T* C, Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1) {
   constexpr int PS = Eigen::internal::packet_traits<T>::size;
   constexpr int NR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8 : 6;
   // One block of `mr` packets of rows from r0: NR columns at a time, then 4, 2 and 1. With NR = 6, the last
@@ -115,15 +116,26 @@ inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, cons
   }
 }
 
-/// C += A M for a long K (A: rows x K with column stride lda; M(k, j) = m[k * msk + j * msj]): small_gemm over
-/// k in blocks of 256, so that a block of rows of A stays in L1 for all the column tiles (the weight gradient
-/// E_u^T dP over a batch's distinct ids, K in the thousands).
+/// The k values of one block of small_gemm: 16 KiB of a block of 2 packets of rows of A.
 template <typename T>
-inline void mul_acc_kblocks(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
-                            Index ldc) {
-  constexpr Index kKc = 256;
-  for (Index k0 = 0; k0 < K; k0 += kKc)
-    small_gemm(rows, n, std::min(kKc, K - k0), A + k0 * lda, lda, m + k0 * msk, msk, msj, C, ldc, true);
+constexpr Index gemm_k_block() {
+  return 16 * 1024 / (2 * Eigen::internal::packet_traits<T>::size * static_cast<Index>(sizeof(T)));
+}
+
+/// C(:, j) = Z(:, j) + sum_k A(:, k) * M(k, j), as small_gemm_block (which see for the arguments), with k in
+/// blocks of gemm_k_block<T>() values, the first block setting C (bias or zero), the others adding
+/// to it: a block of rows of A (2 packets x kc) then takes 16 KiB, half of L1, and stays there while every
+/// column tile reads it. With a K of 512 in one block (dX = dG W^T and the per-step dG_t U^T of a 128-unit
+/// LSTM: 2 x 8 floats x 512 = 32 KiB with AVX2) the row block fills L1 and each column tile reads it again
+/// from L2: `seqnet_bench --kernels` on a Zen 3 core (32 KiB L1d), 2026-12-07: dG W^T over 25,600 rows 67 to
+/// 91 ms in one block, 55 to 59 in blocks of 256; 400 steps of dG_t U^T 68 to 78 ms against 55 to 63.
+template <typename T>
+inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
+                       Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1) {
+  constexpr Index kc = gemm_k_block<T>();          // 256 for float and double with AVX2, 128 with AVX-512
+  for (Index k0 = 0; k0 < K || k0 == 0; k0 += kc)  // K = 0: one empty block, which sets C to the bias
+    small_gemm_block(rows, n, std::min(kc, K - k0), A + k0 * lda, lda, m + k0 * msk, msk, msj, C, ldc,
+                     accumulate || k0 > 0, b, bs);
 }
 
 /// C += A M, with A: rows x K, M: K x n (a block of a column-major matrix), C: rows x n.

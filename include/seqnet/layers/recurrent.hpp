@@ -343,8 +343,9 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       xs_.resize(rows);
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
     }
-    if (dense && drop_x_) Xd_.resize(rows, D_);   // X' = X .* M_x, filled step by step (backward reads it)
-    if (stepwise_ || by_table_ || dense) return;  // filled by step_gates
+    if (dense && drop_x_) resize_steps(Xd_, rows, D_);  // X' = X .* M_x, filled step by step (backward reads it)
+    if (dense && !drop_x_) Xs_.resize(B_, D_);          // X_t, copied step by step
+    if (stepwise_ || by_table_ || dense) return;        // filled by step_gates
     // Left: ids read through a table that is not transposed, all steps at once (a table larger than
     // kTransposedTableBytes, or a batch of fewer rows than the table has; in evaluation only a table larger
     // than kStepwiseTableBytes).
@@ -367,9 +368,15 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       auto Xt = Xd_.middleRows(t * B_, B_);
       Xt = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
       detail::project_dense_rows(Xt, W, b, Gt);
-    } else if (x.shape.encoding == Encoding::Dense)  // G_t = X_t W + b
-      detail::project_dense_rows(x.values.middleRows(t * B_, B_), W, b, Gt);
-    else if (stepwise_ && is_fused_input(x))
+    } else if (x.shape.encoding == Encoding::Dense) {  // G_t = X_t W + b, X_t copied first
+      // The input's column stride is T*B values, a multiple of 4 KiB for many batch shapes (25,600 floats for
+      // big_bilstm): the D columns of a row block of X_t then fall in the same L1 set and evict each other
+      // while the kernel reads them once per column tile. Copied into a B x D block they spread over all
+      // sets (`seqnet_bench --kernels` on a Zen 3 core, 2026-12-07: X_t W + b over big_bilstm's 400 steps
+      // took 51 to 63 ms from the copy, 65 to 71 in place).
+      Xs_ = x.values.middleRows(t * B_, B_);
+      detail::project_dense_rows(Xs_, W, b, Gt);
+    } else if (stepwise_ && is_fused_input(x))
       detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
     else if (stepwise_)
       detail::gather_rows(ids_.data() + t * B_, B_, W, b, G);  // G_t = W[ids_t] + b (one-hot, evaluation)
@@ -415,8 +422,9 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
       eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U && EuT_.rows() == D_ && EuT_.cols() >= U);
       if (!scattered) detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
-      detail::mul_acc_kblocks(D_, kH, U, EuT_.data(), D_, Q_.data(), kH, Index(1), dW.data(),
-                              dW.outerStride());  // dW += E_u^T dP = E_u^T (Q^T)
+      detail::small_gemm(D_, kH, U, EuT_.data(), D_, Q_.data(), kH, Index(1), dW.data(), dW.outerStride(),
+                         true);  // dW += E_u^T dP = E_u^T (Q^T), k (the U ids) in blocks
+
       dEuT_.resize(D_, EuT_.cols());
       detail::rec_mul_set(W, Q_.leftCols(U), dEuT_.leftCols(U));  // dE_u^T = W dP^T
       dEu_.resize(EuT_.cols(), D_);
@@ -438,7 +446,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     } else if (x.shape.encoding == Encoding::OneHot) {
       detail::scatter_rows(ids_, dG, dW, work_, xs_.data());  // dW += X'^T dG
     } else {
-      detail::tn_mul_acc(Xd_, dG, dW);  // dW += X'^T dG
+      detail::tn_mul_acc(all_steps(Xd_), dG, dW);  // dW += X'^T dG
     }
     if (this->input_grad()) {
       dx.values.resize(dG.rows(), W.rows());
@@ -530,7 +538,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   Index T_ = 0, B_ = 0, D_ = 0;
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
-  Matrix<T> Mx_, Mh_, Xd_, Hd_, hd_;
+  Matrix<T> Mx_, Mh_, Xd_, Xs_, Hd_, hd_;
   Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W in evaluation), dP
   Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
   Matrix<T> EuT_, dEuT_;                       // the same transposed (D x cap), in training
