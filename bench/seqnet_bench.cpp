@@ -356,6 +356,38 @@ int run_kernels(const Options& o) {
         static_cast<long>(T), static_cast<long>(B), static_cast<long>(D), static_cast<long>(H), one, blocked, step_one,
         step_blocked, xw_in_place, xw_copied, gflop / one, gflop / blocked, gflop / step_one, gflop / step_blocked,
         gflop / xw_in_place, gflop / xw_copied);
+    // The same per-step products with the right-hand matrix read in place and packed (detail::PackedRhs, as
+    // the recurrent layers do): h_{t-1} U, dG_t U^T and X_t W + b from the copied block.
+    const Mat S = Mat::Random(detail::padded_rows<float>(rows + B), H);
+    const Index lds = S.outerStride(), ldg = G.outerStride();
+    detail::PackedRhs<float> Up, Upt, Wp;
+    Up.pack(U);
+    Upt.pack_transposed(U);
+    Wp.pack(W);
+    const auto steps = [&](const auto& product) {
+      return time_us(
+          [&] {
+            for (Index t = 0; t < T; ++t) product(t);
+          },
+          s);
+    };
+    const double hu = steps([&](Index t) {
+      detail::small_gemm(B, G4, H, S.data() + t * B, lds, U.data(), Index(1), H, G.data() + t * B, ldg, true);
+    });
+    const double hu_packed =
+        steps([&](Index t) { detail::small_gemm(B, S.data() + t * B, lds, Up, G.data() + t * B, ldg, true); });
+    const double dgu_packed =
+        steps([&](Index t) { detail::small_gemm(B, dG.data() + t * B, ld, Upt, dh.data(), B, true); });
+    const double xw_packed = steps([&](Index t) {
+      Xs = X.middleRows(t * B, B);
+      detail::rec_mul_set(Xs, Wp, G.middleRows(t * B, B), bias.data(), Index(1));
+    });
+    std::printf(
+        "{\"mode\": \"kernels\", \"T\": %ld, \"B\": %ld, \"D\": %ld, \"H\": %ld, \"steps_hU_us\": %.1f, "
+        "\"steps_hU_packed_us\": %.1f, \"steps_dGUt_packed_us\": %.1f, \"steps_XW_copied_packed_us\": %.1f, "
+        "\"gflops\": [%.1f, %.1f, %.1f, %.1f]}\n",
+        static_cast<long>(T), static_cast<long>(B), static_cast<long>(D), static_cast<long>(H), hu, hu_packed,
+        dgu_packed, xw_packed, gflop / hu, gflop / hu_packed, gflop / dgu_packed, gflop / xw_packed);
   }
   const Index T = 100, B = 256, H = 8;
   const Mat S = Mat::Random(2 * B, H), U = Mat::Random(H, 4 * H);

@@ -2,8 +2,8 @@
 // C += A M: full tiles of two SIMD packets of rows, single-packet tiles, the row tail, the column tail, and
 // both orders of M (h U and dG U^T), accumulating into C or starting from a bias row or zero. C += A^T B: full and
 // partial tiles of C, k-lengths below, at and beyond a packet (with and without a tail), blocks with a column
-// stride; the packed product with m a whole number of packets or not, k below, at and beyond a block.
-// Float and double.
+// stride; the packed product with m a whole number of packets or not, k below, at and beyond a block; and
+// the recurrent kernel with a packed right-hand matrix. Float and double.
 #include "kernel_helpers.hpp"
 
 #include <catch2/catch.hpp>
@@ -166,7 +166,51 @@ void check_panels(double tol) {
   }
 }
 
+// Packed right-hand matrices (PackedRhs, M and M^T packed), for the per-step products: every tile width
+// (n up to 41), k below, at and beyond a block (and K = 0), the row tail, accumulating or from a bias row or
+// zero; and a packed matrix reused after a repack of another shape.
+template <typename T>
+void check_packed_rhs(double tol) {
+  Rng rng(15);
+  const Index kc = detail::gemm_k_block<T>();
+  detail::PackedRhs<T> P, Pt;
+  for (Index rows : {1, 7, 16, 17, 33, 64})
+    for (Index K : {Index(0), Index(1), Index(5), kc - 1, kc, kc + 3, 2 * kc + 1})
+      for (Index n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 16, 20, 26, 41}) {
+        const Matrix<T> Afull = random_matrix<T>(rows + 5, K, rng);
+        const auto A = Afull.middleRows(2, rows);
+        const Matrix<T> M = random_matrix<T>(K, n, rng), Mt = M.transpose();
+        const Matrix<T> C0 = random_matrix<T>(rows, n, rng), bias = random_matrix<T>(1, n, rng);
+        P.pack(M);
+        Pt.pack_transposed(Mt);
+        REQUIRE(P.rows() == K);
+        REQUIRE(P.cols() == n);
+        Matrix<T> C1 = C0, C2 = C0, C3 = C0, C4 = C0;
+        detail::rec_mul_acc(A, P, C1);
+        detail::rec_mul_acc(A, Pt, C2);
+        detail::rec_mul_set(A, P, C3, bias.data(), Index(1));
+        detail::rec_mul_set(A, Pt, C4);
+        INFO("rows " << rows << " K " << K << " n " << n);
+        const Matrix<T> AM = A * M;
+        CHECK(C1.isApprox(C0 + AM, tol));
+        CHECK(C2.isApprox(C0 + AM, tol));
+        CHECK(C3.isApprox(AM.rowwise() + bias.row(0), tol));
+        if (K > 0)
+          CHECK(C4.isApprox(AM, tol));
+        else
+          CHECK(C4.isZero());
+      }
+}
+
 }  // namespace
+
+TEST_CASE("Recurrent kernel: packed right-hand matrices give Eigen's product (double)", "[kernel]") {
+  check_packed_rhs<double>(1e-12);
+}
+
+TEST_CASE("Recurrent kernel: packed right-hand matrices give Eigen's product (float)", "[kernel]") {
+  check_packed_rhs<float>(1e-4);
+}
 
 TEST_CASE("Packed weight-gradient product: C += A^T B equals Eigen's product (double)", "[kernel]") {
   check_packed_tn_shapes<double>(1e-13);

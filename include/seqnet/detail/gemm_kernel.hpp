@@ -1,8 +1,9 @@
 #pragma once
 /// \file
 /// The hand-written matrix products of the recurrent layers and the input projection, register-tiled:
-/// - C += A M for a column-major A (rows x K) and an M given by pointer and two strides: the per-step products
-///   h U and dG U^T, and the projections G = X W, dX = dG W^T, P = E W, dE = dP W^T;
+/// - C += A M for a column-major A (rows x K) and an M given by pointer and two strides, or packed for the
+///   kernel's tiles (PackedRhs): the per-step products h U, dG U^T and X_t W (packed), and the projections
+///   dX = dG W^T, P = E W, dE = dP W^T;
 /// - C += A^T B for tall A (K x m) and B (K x n) and a small C (m x n): the weight gradients X^T dG,
 ///   H_prev^T dG and E^T dP, summed over all T*B rows of a batch (or all rows of a table): dot products of
 ///   columns when m or n is small, else blocks of A transposed and multiplied by the first kind.
@@ -13,41 +14,57 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <type_traits>
+#include <vector>
 
 namespace seqnet {
 namespace detail {
 
-/// One register tile of the recurrent product: C(r0 .. r0 + MR*PS, j0 .. j0 + NR) = Z + A(.., 0..K) M(0..K, ..),
-/// with MR x NR SIMD accumulators (PS = scalars per register) held in registers across the whole k loop;
-/// each k loads MR packets of A and broadcasts NR entries of M. Z is the tile of C itself (accumulate), else
-/// the bias entry b[j * bs] in every row of column j (zero without b).
+/// One register tile of the recurrent product: C(r0 .. r0 + MR*PS, 0 .. NR) = Z + A(.., 0..K) M(0..K, 0..NR), for
+/// C, M and b pointing at the tile's first column (C at column j0 of the whole product, M(k, j) at
+/// m[k * msk + j * msj]), with MR x NR SIMD accumulators (PS = scalars per register) held in registers
+/// across the whole k loop; each k loads MR packets of A and broadcasts NR entries of M. Z is the tile of C
+/// itself (accumulate), else the bias entry b[j * bs] in every row of column j (zero without b).
 template <int MR, int NR, typename T>
-inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C,
-                      Index ldc, bool accumulate, const T* b, Index bs) {
+inline void gemm_tile(Index r0, Index K, const T* A, Index lda, const T* m, Index msk, Index msj, T* C, Index ldc,
+                      bool accumulate, const T* b, Index bs) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<T>::type;
   constexpr int PS = ei::packet_traits<T>::size;
   P acc[MR][NR];
   if (accumulate) {
     for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i][j] = ei::ploadu<P>(C + (j0 + j) * ldc + r0 + i * PS);
+      for (int j = 0; j < NR; ++j) acc[i][j] = ei::ploadu<P>(C + j * ldc + r0 + i * PS);
   } else {
     for (int j = 0; j < NR; ++j) {
-      const P z = b ? ei::pset1<P>(b[(j0 + j) * bs]) : ei::pzero(P());
+      const P z = b ? ei::pset1<P>(b[j * bs]) : ei::pzero(P());
       for (int i = 0; i < MR; ++i) acc[i][j] = z;
     }
   }
   for (Index k = 0; k < K; ++k) {
     P a[MR];
     for (int i = 0; i < MR; ++i) a[i] = ei::ploadu<P>(A + k * lda + r0 + i * PS);
-    const T* mk = m + k * msk + j0 * msj;
+    const T* mk = m + k * msk;
     for (int j = 0; j < NR; ++j) {
       const P bk = ei::pset1<P>(mk[j * msj]);
       for (int i = 0; i < MR; ++i) acc[i][j] = ei::pmadd(a[i], bk, acc[i][j]);
     }
   }
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) ei::pstoreu(C + (j0 + j) * ldc + r0 + i * PS, acc[i][j]);
+    for (int j = 0; j < NR; ++j) ei::pstoreu(C + j * ldc + r0 + i * PS, acc[i][j]);
+}
+
+/// The number of columns of small_gemm's register tiles: NR = 8 with 32 vector registers (AVX-512), 6 with 16.
+inline constexpr int kGemmTileCols = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8 : 6;
+
+/// The width of the register tile that small_gemm_block starts at column j0 of a product whose columns end at
+/// `end`: NR columns at a time, then 4, 2 and 1; with NR = 6 the last 8 columns go as 4 + 4 (a 2-column tile
+/// has too few accumulators to keep the FMA pipes busy: an 8-unit GRU's dG U^T at every step). The tiles
+/// do not depend on the column panels, whose bounds are multiples of 24 (whole 6- and 8-column tiles).
+inline Index gemm_tile_width(Index j0, Index end) {
+  constexpr int NR = kGemmTileCols;
+  if (j0 + NR <= end && (NR != 6 || end - j0 != 8)) return NR;
+  if (NR > 4 && j0 + 4 <= end) return 4;
+  return j0 + 2 <= end ? 2 : 1;
 }
 
 /// One k block of small_gemm (which the callers use): C(:, j) = Z(:, j) + sum_k A(:, k) * M(k, j) for j < n,
@@ -68,23 +85,27 @@ inline void gemm_tile(Index r0, Index j0, Index K, const T* A, Index lda, const 
 /// 94; AVX2: H = 128, B = 64: 112 us against 161). Rows beyond the last full packet go through Eigen.
 template <typename T>
 inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj,
-                             T* C, Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1) {
+                             T* C, Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1,
+                             bool packed = false) {
   constexpr int PS = Eigen::internal::packet_traits<T>::size;
-  constexpr int NR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 8 : 6;
-  // One block of `mr` packets of rows from r0: NR columns at a time, then 4, 2 and 1. With NR = 6, the last
-  // 8 columns go as 4 + 4: a 2-column tile has too few accumulators to keep the FMA pipes busy (an 8-unit
-  // GRU's dG U^T at every step).
-  // Columns c0 .. c0 + nc of one block of `mr` packets of rows from r0.
+  constexpr int NR = kGemmTileCols;
+  // The tile of `w` columns from j0 for the block of `mr` packets of rows from r0. Its right-hand values:
+  // M(k, j0 + j) at m[k * msk + (j0 + j) * msj], or, packed (PackedRhs), the tile's own K x w values k by k,
+  // after the j0 * K values of the tiles before it.
+  const auto tile = [&](auto mr, auto w, Index r0, Index j0) {
+    constexpr int R = decltype(mr)::value, W = decltype(w)::value;
+    gemm_tile<R, W>(r0, K, A, lda, packed ? m + j0 * K : m + j0 * msj, packed ? Index(W) : msk, packed ? 1 : msj,
+                    C + j0 * ldc, ldc, accumulate, b ? b + j0 * bs : nullptr, bs);
+  };
+  // Columns c0 .. c0 + nc of one block of `mr` packets of rows from r0, in the tiles of gemm_tile_width.
   const auto row_block = [&](auto mr, Index r0, Index c0, Index nc) {
-    constexpr int R = decltype(mr)::value;
     const Index end = c0 + nc;
     Index j0 = c0;
-    for (; j0 + NR <= end && (NR != 6 || end - j0 != 8); j0 += NR)
-      gemm_tile<R, NR>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+    for (; j0 + NR <= end && (NR != 6 || end - j0 != 8); j0 += NR) tile(mr, std::integral_constant<int, NR>{}, r0, j0);
     if constexpr (NR > 4)
-      for (; j0 + 4 <= end; j0 += 4) gemm_tile<R, 4>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    for (; j0 + 2 <= end; j0 += 2) gemm_tile<R, 2>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
-    for (; j0 < end; ++j0) gemm_tile<R, 1>(r0, j0, K, A, lda, m, msk, msj, C, ldc, accumulate, b, bs);
+      for (; j0 + 4 <= end; j0 += 4) tile(mr, std::integral_constant<int, 4>{}, r0, j0);
+    for (; j0 + 2 <= end; j0 += 2) tile(mr, std::integral_constant<int, 2>{}, r0, j0);
+    for (; j0 < end; ++j0) tile(mr, std::integral_constant<int, 1>{}, r0, j0);
   };
   // Every block of rows reads all of M. When M is larger than kMBlockBytes (the projections over a batch's
   // distinct ids: P^T = W^T E_u^T with M = E_u^T, 128 x 7,000 floats and more; dE_u^T = W dP^T with M = dP^T),
@@ -102,18 +123,31 @@ inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda
     for (; r0 + 2 * PS <= full_rows; r0 += 2 * PS) row_block(std::integral_constant<int, 2>{}, r0, c0, nc);
     for (; r0 < full_rows; r0 += PS) row_block(std::integral_constant<int, 1>{}, r0, c0, nc);
   }
-  const Index r0 = full_rows;
-  if (r0 < rows) {
-    using Mat = Matrix<T>;
-    using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
-    const Index rem = rows - r0;
-    Eigen::Map<Mat, 0, Eigen::OuterStride<>> c(C + r0, rem, n, Eigen::OuterStride<>(ldc));
-    const Eigen::Map<const Mat, 0, Eigen::OuterStride<>> a(A + r0, rem, K, Eigen::OuterStride<>(lda));
-    const Eigen::Map<const Mat, 0, Strided> mm(m, K, n, Strided(msj, msk));
-    if (!accumulate)
-      for (Index j = 0; j < n; ++j) c.col(j).setConstant(b ? b[j * bs] : T(0));
-    c.noalias() += a * mm;
+  if (full_rows == rows) return;
+  // Rows beyond the last full packet: through Eigen, or, packed, one value at a time tile by tile.
+  if (packed) {
+    for (Index j0 = 0; j0 < n;) {
+      const Index w = gemm_tile_width(j0, n);
+      const T* mt = m + j0 * K;
+      for (Index j = 0; j < w; ++j)
+        for (Index r = full_rows; r < rows; ++r) {
+          T sum = accumulate ? C[(j0 + j) * ldc + r] : b ? b[(j0 + j) * bs] : T(0);
+          for (Index k = 0; k < K; ++k) sum += A[k * lda + r] * mt[k * w + j];
+          C[(j0 + j) * ldc + r] = sum;
+        }
+      j0 += w;
+    }
+    return;
   }
+  using Mat = Matrix<T>;
+  using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+  const Index rem = rows - full_rows;
+  Eigen::Map<Mat, 0, Eigen::OuterStride<>> c(C + full_rows, rem, n, Eigen::OuterStride<>(ldc));
+  const Eigen::Map<const Mat, 0, Eigen::OuterStride<>> a(A + full_rows, rem, K, Eigen::OuterStride<>(lda));
+  const Eigen::Map<const Mat, 0, Strided> mm(m, K, n, Strided(msj, msk));
+  if (!accumulate)
+    for (Index j = 0; j < n; ++j) c.col(j).setConstant(b ? b[j * bs] : T(0));
+  c.noalias() += a * mm;
 }
 
 /// The k values of one block of small_gemm: 16 KiB of a block of 2 packets of rows of A.
@@ -136,6 +170,80 @@ inline void small_gemm(Index rows, Index n, Index K, const T* A, Index lda, cons
   for (Index k0 = 0; k0 < K || k0 == 0; k0 += kc)  // K = 0: one empty block, which sets C to the bias
     small_gemm_block(rows, n, std::min(kc, K - k0), A + k0 * lda, lda, m + k0 * msk, msk, msj, C, ldc,
                      accumulate || k0 > 0, b, bs);
+}
+
+/// A right-hand matrix M (K x n) laid out for small_gemm's register tiles: for each block of k
+/// (gemm_k_block), the column tiles in order (gemm_tile_width), each tile's values k by k, so that a tile
+/// reads its K x w values as one contiguous stream instead of w columns of M (or, for M = U^T, a
+/// cache line per k of which it uses w values). Packed once per forward or backward pass and read by
+/// every step's product (h_{t-1} U, dG_t U^T, X_t W): docs/performance.md, item 38.
+template <typename T>
+class PackedRhs {
+ public:
+  /// Packs M(k, j) = m[k * msk + j * msj] for k < K, j < n.
+  void pack(Index K, Index n, const T* m, Index msk, Index msj) {
+    K_ = K;
+    n_ = n;
+    data_.resize(static_cast<std::size_t>(K * n));
+    T* out = data_.data();
+    constexpr Index kc = gemm_k_block<T>();
+    for (Index k0 = 0; k0 < K; k0 += kc) {
+      const Index kb = std::min(kc, K - k0);
+      for (Index j0 = 0; j0 < n;) {
+        const Index w = gemm_tile_width(j0, n);
+        for (Index k = k0; k < k0 + kb; ++k)
+          for (Index j = j0; j < j0 + w; ++j) *out++ = m[k * msk + j * msj];
+        j0 += w;
+      }
+    }
+  }
+  /// Packs M (a block of a column-major matrix).
+  template <typename DM>
+  void pack(const Eigen::MatrixBase<DM>& M) {
+    pack(M.rows(), M.cols(), M.derived().data(), Index(1), M.derived().outerStride());
+  }
+  /// Packs M^T (M a block of a column-major matrix).
+  template <typename DM>
+  void pack_transposed(const Eigen::MatrixBase<DM>& M) {
+    pack(M.cols(), M.rows(), M.derived().data(), M.derived().outerStride(), Index(1));
+  }
+  Index rows() const { return K_; }
+  Index cols() const { return n_; }
+  /// The packed values of the block of k from k0 (a multiple of gemm_k_block).
+  const T* block(Index k0) const { return data_.data() + k0 * n_; }
+
+ private:
+  std::vector<T> data_;
+  Index K_ = 0, n_ = 0;
+};
+
+/// C = Z + A M for a packed M, as small_gemm: A is rows x M.rows() with column stride lda, C rows x M.cols().
+template <typename T>
+inline void small_gemm(Index rows, const T* A, Index lda, const PackedRhs<T>& M, T* C, Index ldc, bool accumulate,
+                       const T* b = nullptr, Index bs = 1) {
+  constexpr Index kc = gemm_k_block<T>();
+  const Index K = M.rows();
+  for (Index k0 = 0; k0 < K || k0 == 0; k0 += kc)
+    small_gemm_block(rows, M.cols(), std::min(kc, K - k0), A + k0 * lda, lda, M.block(k0), Index(0), Index(0), C, ldc,
+                     accumulate || k0 > 0, b, bs, true);
+}
+
+/// C += A M for a packed M, with A: rows x K, C: rows x n.
+template <typename DA, typename DC>
+inline void rec_mul_acc(const Eigen::MatrixBase<DA>& A, const PackedRhs<typename DA::Scalar>& M,
+                        const Eigen::MatrixBase<DC>& Cx) {
+  DC& C = const_cast<DC&>(Cx.derived());
+  eigen_assert(C.rows() == A.rows() && C.cols() == M.cols() && A.cols() == M.rows());
+  small_gemm(A.rows(), A.derived().data(), A.derived().outerStride(), M, C.data(), C.outerStride(), true);
+}
+
+/// C = A M + 1 b for a packed M (b a row of n values, stride `bs` apart; zero without b).
+template <typename DA, typename DC>
+inline void rec_mul_set(const Eigen::MatrixBase<DA>& A, const PackedRhs<typename DA::Scalar>& M,
+                        const Eigen::MatrixBase<DC>& Cx, const typename DC::Scalar* b = nullptr, Index bs = 1) {
+  DC& C = const_cast<DC&>(Cx.derived());
+  eigen_assert(C.rows() == A.rows() && C.cols() == M.cols() && A.cols() == M.rows());
+  small_gemm(A.rows(), A.derived().data(), A.derived().outerStride(), M, C.data(), C.outerStride(), false, b, bs);
 }
 
 /// C += A M, with A: rows x K, M: K x n (a block of a column-major matrix), C: rows x n.

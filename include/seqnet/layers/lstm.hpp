@@ -94,6 +94,7 @@ class LSTM final : public Recurrent<T> {
     const Index B = this->B_, steps = this->T_;
     const bool standard = standard_step();
     [[maybe_unused]] const bool fused = standard && this->units() <= detail::kFusedStepMaxUnits;
+    if (!(detail::fused_step_packets<T>() && fused)) Up_.pack(U);  // for h_{t-1} U at every step
     for (Index s = 0; s < steps; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t), tr = this->cache_row(t);
       auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
@@ -110,9 +111,9 @@ class LSTM final : public Recurrent<T> {
         }
       }
       if (this->drop_h_)
-        detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
+        detail::rec_mul_acc(this->dropped_prev(S_, pr), Up_, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
-        detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
+        detail::rec_mul_acc(S_.middleRows(pr, B), Up_, Gt);  // G_t += h_{t-1} U
       if (standard)
         cell_update_standard(Gt, pr, cr, tr, s + 1 < steps && this->train_ ? cr - pr : 0);
       else
@@ -138,6 +139,7 @@ class LSTM final : public Recurrent<T> {
     }
     if (this->drop_h_) tmp_.resize(B, H);
     if (standard) dbp_.setZero(Eigen::internal::packet_traits<T>::size, 4 * H);
+    Up_.pack_transposed(U);  // for dG_t U^T at every step
     const bool by_step = this->scatters_by_step(x);
     if (by_step) this->begin_step_scatter(4 * H);
     for (Index s = steps - 1; s >= 0; --s) {
@@ -155,10 +157,10 @@ class LSTM final : public Recurrent<T> {
       if (by_step) this->scatter_step(t, dGt);  // dP[slots_t] += dG_t
       if (this->drop_h_) {
         tmp_.setZero();
-        detail::rec_mul_t_acc(dGt, U, tmp_);
+        detail::rec_mul_acc(dGt, Up_, tmp_);
         dh_ += tmp_.cwiseProduct(this->Mh_);  // dh_{t-1} += (dG_t U^T) .* M_h
       } else {
-        detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} += dG_t U^T
+        detail::rec_mul_acc(dGt, Up_, dh_);  // dh_{t-1} += dG_t U^T
       }
     }
     const auto dG = this->all_steps(dGm);
@@ -335,7 +337,8 @@ class LSTM final : public Recurrent<T> {
   bool unit_forget_bias_;
   Matrix<T> G_, S_, C_, TC_;
   Matrix<T> dG_, dh_, dc_, dct_, dhn_, dcn_, tmp_;
-  Matrix<T> dbp_;  // packet-wide running sums of dG per gate column (db), in the standard backward
+  detail::PackedRhs<T> Up_;  // U packed for the forward's per-step product, U^T for the backward's
+  Matrix<T> dbp_;            // packet-wide running sums of dG per gate column (db), in the standard backward
 };
 
 }  // namespace seqnet

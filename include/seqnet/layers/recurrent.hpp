@@ -345,6 +345,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     }
     if (dense && drop_x_) resize_steps(Xd_, rows, D_);  // X' = X .* M_x, filled step by step (backward reads it)
     if (dense && !drop_x_) Xs_.resize(B_, D_);          // X_t, copied step by step
+    if (dense) Wp_.pack(W);                             // for X_t W at every step
     if (stepwise_ || by_table_ || dense) return;        // filled by step_gates
     // Left: ids read through a table that is not transposed, all steps at once (a table larger than
     // kTransposedTableBytes, or a batch of fewer rows than the table has; in evaluation only a table larger
@@ -367,7 +368,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     else if (x.shape.encoding == Encoding::Dense && drop_x_) {  // X'_t = X_t .* M_x; G_t = X'_t W + b
       auto Xt = Xd_.middleRows(t * B_, B_);
       Xt = x.values.middleRows(t * B_, B_).cwiseProduct(Mx_);
-      detail::project_dense_rows(Xt, W, b, Gt);
+      detail::rec_mul_set(Xt, Wp_, Gt, b.derived().data(), b.derived().outerStride());
     } else if (x.shape.encoding == Encoding::Dense) {  // G_t = X_t W + b, X_t copied first
       // The input's column stride is T*B values, a multiple of 4 KiB for many batch shapes (25,600 floats for
       // big_bilstm): the D columns of a row block of X_t then fall in the same L1 set and evict each other
@@ -375,7 +376,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       // sets (`seqnet_bench --kernels` on a Zen 3 core, 2026-12-07: X_t W + b over big_bilstm's 400 steps
       // took 51 to 63 ms from the copy, 65 to 71 in place).
       Xs_ = x.values.middleRows(t * B_, B_);
-      detail::project_dense_rows(Xs_, W, b, Gt);
+      detail::rec_mul_set(Xs_, Wp_, Gt, b.derived().data(), b.derived().outerStride());
     } else if (stepwise_ && is_fused_input(x))
       detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
     else if (stepwise_)
@@ -539,6 +540,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Xs_, Hd_, hd_;
+  detail::PackedRhs<T> Wp_;                    // W packed for X_t W at every step (dense input)
   Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W in evaluation), dP
   Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
   Matrix<T> EuT_, dEuT_;                       // the same transposed (D x cap), in training

@@ -75,6 +75,7 @@ class SimpleRNN final : public Recurrent<T> {
     this->project(x, this->param(0), this->param(2), G_);  // G = X W + b
     const bool tanh_path = tanh_step();
     [[maybe_unused]] const bool fused = tanh_path && H <= detail::kFusedStepMaxUnits;
+    if (!(detail::fused_step_packets<T>() && fused)) Up_.pack(U);  // for h_{t-1} U at every step
     for (Index s = 0; s < this->T_; ++s) {
       const Index t = this->step_of(s), pr = this->prev_row(s, t), cr = this->cur_row(s, t);
       auto Gt = this->step_gates(x, this->param(0), this->param(2), G_, t);
@@ -89,9 +90,9 @@ class SimpleRNN final : public Recurrent<T> {
         }
       }
       if (this->drop_h_)
-        detail::rec_mul_acc(this->dropped_prev(S_, pr), U, Gt);  // G_t += (h_{t-1} .* M_h) U
+        detail::rec_mul_acc(this->dropped_prev(S_, pr), Up_, Gt);  // G_t += (h_{t-1} .* M_h) U
       else
-        detail::rec_mul_acc(S_.middleRows(pr, B), U, Gt);  // G_t += h_{t-1} U
+        detail::rec_mul_acc(S_.middleRows(pr, B), Up_, Gt);  // G_t += h_{t-1} U
       if (tanh_path) {
         // h_t = tanh(G_t) column by column, straight from the recurrent product into S (G keeps h~_t).
         for (Index j = 0; j < H; ++j) S_.middleRows(cr, B).col(j).array() = Gt.col(j).array().tanh();
@@ -118,6 +119,7 @@ class SimpleRNN final : public Recurrent<T> {
     if (this->drop_h_) tmp_.resize(B, H);
     const bool tanh_path = tanh_step();
     [[maybe_unused]] const bool fused = tanh_path && H <= detail::kFusedStepMaxUnits;
+    if (!(detail::fused_step_packets<T>() && fused)) Up_.pack_transposed(U);  // for dG_t U^T at every step
     for (Index s = steps - 1; s >= 0; --s) {
       const Index t = this->step_of(s);
       this->add_output_grad(dy, s, dh_);
@@ -149,10 +151,10 @@ class SimpleRNN final : public Recurrent<T> {
       }
       if (this->drop_h_) {
         tmp_.setZero();
-        detail::rec_mul_t_acc(dGt, U, tmp_);
+        detail::rec_mul_acc(dGt, Up_, tmp_);
         dh_ += tmp_.cwiseProduct(this->Mh_);  // dh_{t-1} += (dG_t U^T) .* M_h
       } else {
-        detail::rec_mul_t_acc(dGt, U, dh_);  // dh_{t-1} += dG_t U^T
+        detail::rec_mul_acc(dGt, Up_, dh_);  // dh_{t-1} += dG_t U^T
       }
     }
     const auto dG = this->all_steps(dG_);
@@ -170,6 +172,7 @@ class SimpleRNN final : public Recurrent<T> {
 
   Matrix<T> G_, S_;
   Matrix<T> dG_, dh_, tmp_;
+  detail::PackedRhs<T> Up_;  // U packed for the forward's per-step product, U^T for the backward's
 };
 
 }  // namespace seqnet
