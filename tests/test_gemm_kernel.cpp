@@ -177,8 +177,11 @@ void check_packed_rhs(double tol) {
   for (Index rows : {1, 7, 16, 17, 33, 64})
     for (Index K : {Index(0), Index(1), Index(5), kc - 1, kc, kc + 3, 2 * kc + 1})
       for (Index n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 16, 20, 26, 41}) {
-        const Matrix<T> Afull = random_matrix<T>(rows + 5, K, rng);
-        const auto A = Afull.middleRows(2, rows);
+        // A is a block of a taller matrix (a step block); with K = 0 a matrix of its own, whose data pointer
+        // is null (a block of an empty matrix would offset a null pointer).
+        using ARef = Eigen::Ref<const Matrix<T>, 0, Eigen::OuterStride<>>;
+        const Matrix<T> Afull = random_matrix<T>(rows + 5, K, rng), Aempty(rows, 0);
+        const ARef A = K > 0 ? ARef(Afull.middleRows(2, rows)) : ARef(Aempty);
         const Matrix<T> M = random_matrix<T>(K, n, rng), Mt = M.transpose();
         const Matrix<T> C0 = random_matrix<T>(rows, n, rng), bias = random_matrix<T>(1, n, rng);
         P.pack(M);
@@ -191,7 +194,8 @@ void check_packed_rhs(double tol) {
         detail::rec_mul_set(A, P, C3, bias.data(), Index(1));
         detail::rec_mul_set(A, Pt, C4);
         INFO("rows " << rows << " K " << K << " n " << n);
-        const Matrix<T> AM = A * M;
+        // (Eigen's product of an empty block would offset a null pointer.)
+        const Matrix<T> AM = K > 0 ? Matrix<T>(A * M) : Matrix<T>::Zero(rows, n);
         CHECK(C1.isApprox(C0 + AM, tol));
         CHECK(C2.isApprox(C0 + AM, tol));
         CHECK(C3.isApprox(AM.rowwise() + bias.row(0), tol));

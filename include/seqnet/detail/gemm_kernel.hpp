@@ -89,6 +89,12 @@ inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda
                              bool packed = false) {
   constexpr int PS = Eigen::internal::packet_traits<T>::size;
   constexpr int NR = kGemmTileCols;
+  if (K == 0) {  // C += nothing, or C = the bias (A and M may be null: no pointer is formed from them)
+    if (!accumulate)
+      for (Index j = 0; j < n; ++j)
+        for (Index r = 0; r < rows; ++r) C[j * ldc + r] = b ? b[j * bs] : T(0);
+    return;
+  }
   // The tile of `w` columns from j0 for the block of `mr` packets of rows from r0. Its right-hand values:
   // M(k, j0 + j) at m[k * msk + (j0 + j) * msj], or, packed (PackedRhs), the tile's own K x w values k by k,
   // after the j0 * K values of the tiles before it.
