@@ -425,7 +425,6 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       if (!scattered) detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
       detail::small_gemm(D_, kH, U, EuT_.data(), D_, Q_.data(), kH, Index(1), dW.data(), dW.outerStride(),
                          true);  // dW += E_u^T dP = E_u^T (Q^T), k (the U ids) in blocks
-
       dEuT_.resize(D_, EuT_.cols());
       detail::rec_mul_set(W, Q_.leftCols(U), dEuT_.leftCols(U));  // dE_u^T = W dP^T
       dEu_.resize(EuT_.cols(), D_);
