@@ -450,7 +450,8 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     }
     if (this->input_grad()) {
       dx.values.resize(dG.rows(), W.rows());
-      detail::rec_mul_t_set(dG, W, dx.values);  // dX' = dG W^T
+      Wp_.pack_transposed(W);                   // the forward's packed W is done with
+      detail::rec_mul_set(dG, Wp_, dx.values);  // dX' = dG W^T
       if (drop_x_)
         for (Index t = 0; t < T_; ++t) dx.values.middleRows(t * B_, B_).array() *= Mx_.array();  // dX = dX' .* M_x
     }
@@ -539,7 +540,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Xs_, Hd_, hd_;
-  detail::PackedRhs<T> Wp_;                    // W packed for X_t W at every step (dense input)
+  detail::PackedRhs<T> Wp_;                    // dense input: W packed for X_t W at every step, then W^T for dX
   Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W in evaluation), dP
   Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
   Matrix<T> EuT_, dEuT_;                       // the same transposed (D x cap), in training
