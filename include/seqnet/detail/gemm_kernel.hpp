@@ -103,15 +103,22 @@ inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda
     gemm_tile<R, W>(r0, K, A, lda, packed ? m + j0 * K : m + j0 * msj, packed ? Index(W) : msk, packed ? 1 : msj,
                     C + j0 * ldc, ldc, accumulate, b ? b + j0 * bs : nullptr, bs);
   };
-  // Columns c0 .. c0 + nc of one block of `mr` packets of rows from r0, in the tiles of gemm_tile_width.
+  // Columns c0 .. c0 + nc of one block of `mr` packets of rows from r0, in the tiles of gemm_tile_width (the
+  // rule PackedRhs lays its tiles out by).
+  static_assert(NR > 4, "the tile widths are NR, 4, 2 and 1");
   const auto row_block = [&](auto mr, Index r0, Index c0, Index nc) {
     const Index end = c0 + nc;
-    Index j0 = c0;
-    for (; j0 + NR <= end && (NR != 6 || end - j0 != 8); j0 += NR) tile(mr, std::integral_constant<int, NR>{}, r0, j0);
-    if constexpr (NR > 4)
-      for (; j0 + 4 <= end; j0 += 4) tile(mr, std::integral_constant<int, 4>{}, r0, j0);
-    for (; j0 + 2 <= end; j0 += 2) tile(mr, std::integral_constant<int, 2>{}, r0, j0);
-    for (; j0 < end; ++j0) tile(mr, std::integral_constant<int, 1>{}, r0, j0);
+    for (Index j0 = c0, w = 0; j0 < end; j0 += w) {
+      w = gemm_tile_width(j0, end);
+      if (w == NR)
+        tile(mr, std::integral_constant<int, NR>{}, r0, j0);
+      else if (w == 4)
+        tile(mr, std::integral_constant<int, 4>{}, r0, j0);
+      else if (w == 2)
+        tile(mr, std::integral_constant<int, 2>{}, r0, j0);
+      else
+        tile(mr, std::integral_constant<int, 1>{}, r0, j0);
+    }
   };
   // Every block of rows reads all of M. When M is larger than kMBlockBytes (the projections over a batch's
   // distinct ids: P^T = W^T E_u^T with M = E_u^T, 128 x 7,000 floats and more; dE_u^T = W dP^T with M = dP^T),
