@@ -19,6 +19,26 @@
 namespace seqnet {
 namespace detail {
 
+/// Row count to allocate for a column-major matrix of `rows` rows whose columns a kernel reads side by side:
+/// `rows` rounded up to whole cache lines, plus one line when that count is even, so that the column stride
+/// is an odd number of cache lines and the columns start in different L1 sets. With a stride that is a
+/// multiple of 4 KiB (T*B = 25,600 floats, say) all 4H columns of a step block land in the same few sets and
+/// evict each other (measured with `seqnet_bench --kernels`: h U at B = 256, H = 8 took 3.0 us per step
+/// unpadded, 1.6 us padded). The same holds for the left operand of small_gemm, whose block of 2 packets of
+/// rows x gemm_k_block() columns should stay in L1 while every column tile reads it: with 128 or 512 rows
+/// (a stride of 512 B or 2 KiB) its 256 lines fall into 8 or 2 of the 64 L1 sets, which hold 64 or 16 of
+/// them. On a Zen 3 core (2026-12-07) packed_gemm_tn_acc's transposed blocks with a padded stride took
+/// `seqnet_bench --kernels` at K = 12,800, m = 128, n = 512 from 63 to 78 GFLOP/s to 82 to 83 (three runs
+/// of each build, in turn), and the padded left operands of the recurrent layers' projections took
+/// `big_lstm` training from 468 to 487 samples/s (`bench/ab.py`, 7 rounds). The rows beyond `rows` are never
+/// read.
+template <typename T>
+inline Index padded_rows(Index rows) {
+  constexpr Index line = 64 / static_cast<Index>(sizeof(T));
+  const Index lines = (rows + line - 1) / line;
+  return (lines % 2 == 0 ? lines + 1 : lines) * line;
+}
+
 /// One register tile of the recurrent product: C(r0 .. r0 + MR*PS, 0 .. NR) = Z + A(.., 0..K) M(0..K, 0..NR), for
 /// C, M and b pointing at the tile's first column (C at column j0 of the whole product, M(k, j) at
 /// m[k * msk + j * msj]), with MR x NR SIMD accumulators (PS = scalars per register) held in registers
@@ -384,7 +404,8 @@ EIGEN_DONT_INLINE void small_gemm_acc(Index rows, Index n, Index K, const T* A, 
 }
 
 /// C(i, j) += sum_k A(k, i) B(k, j), as small_gemm_tn_acc, for larger m: k runs in blocks of kKc rows; each
-/// block of A is transposed (transpose_into) into At, m rows rounded up to whole SIMD packets by zero rows,
+/// block of A is transposed (transpose_into) into At (column stride padded_rows), m rows rounded up to whole
+/// SIMD packets by zero rows,
 /// and At times the block of B, read in place (M(k, j) = B(k0 + k, j)), goes through small_gemm's register
 /// tiles, which keep 2 packets x 8 (AVX-512) or 6 (AVX2) columns of C in registers over the block's k. The transpose
 /// costs m values per 2 m n multiply-adds. Faster than Eigen's GEMM at every shape of `seqnet_bench --kernels` with m
@@ -395,16 +416,16 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
                                Index ldc) {
   constexpr Index PS = Eigen::internal::packet_traits<T>::size;
   constexpr Index kKc = 256;
-  const Index mp = (m + PS - 1) / PS * PS;
+  const Index mp = (m + PS - 1) / PS * PS, ld = padded_rows<T>(mp);
   const bool padded = mp != m;
-  Matrix<T> At(mp, std::min(K, kKc));
-  At.bottomRows(mp - m).setZero();  // the padding rows; the transposes below fill the others
-  Matrix<T> Cp;                     // C's sums when m is padded: mp x n, then added to C's m rows
+  Matrix<T> At(ld, std::min(K, kKc));  // column stride: an odd number of cache lines (padded_rows)
+  At.middleRows(m, mp - m).setZero();  // the padding rows; the transposes below fill the others
+  Matrix<T> Cp;                        // C's sums when m is padded: mp x n, then added to C's m rows
   if (padded) Cp.setZero(mp, n);
   for (Index k0 = 0; k0 < K; k0 += kKc) {
     const Index kc = std::min(kKc, K - k0);
-    transpose_into(Cols<const T>{A + k0, lda}, kc, m, Cols<T>{At.data(), mp});  // At(0..m, 0..kc) = A(k0.., :)^T
-    small_gemm_acc(mp, n, kc, At.data(), mp, B + k0, Index(1), ldb, padded ? Cp.data() : C, padded ? mp : ldc);
+    transpose_into(Cols<const T>{A + k0, lda}, kc, m, Cols<T>{At.data(), ld});  // At(0..m, 0..kc) = A(k0.., :)^T
+    small_gemm_acc(mp, n, kc, At.data(), ld, B + k0, Index(1), ldb, padded ? Cp.data() : C, padded ? mp : ldc);
   }
   if (padded) Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>>(C, m, n, Eigen::OuterStride<>(ldc)) += Cp.topRows(m);
 }

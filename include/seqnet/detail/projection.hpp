@@ -118,19 +118,6 @@ inline void to_distinct_slots(std::int32_t* ids, Index n, Index depth, std::vect
   for (Index r = 0; r < n; ++r) ids[r] = slot[static_cast<std::size_t>(ids[r])];
 }
 
-/// Row count to allocate for a time-major matrix of `rows` rows that per-step code reads column by column
-/// in blocks of B rows: `rows` rounded up to whole cache lines, plus one line when that count is even, so
-/// that the column stride is an odd number of cache lines. Columns then start in different L1 sets; with a
-/// stride that is a multiple of 4 KiB (T*B = 25,600 floats, say) all 4H columns of a step block land in the
-/// same few sets and evict each other (measured with `seqnet_bench --kernels`: h U at B = 256, H = 8 took
-/// 3.0 us per step unpadded, 1.6 us padded). The rows beyond `rows` are never read.
-template <typename T>
-inline Index padded_rows(Index rows) {
-  constexpr Index line = 64 / static_cast<Index>(sizeof(T));
-  const Index lines = (rows + line - 1) / line;
-  return (lines % 2 == 0 ? lines + 1 : lines) * line;
-}
-
 /// One pass over the ids for the NC columns j .. j+NC-1 of G = P[ids] (.* scale) + b: each id is read once
 /// for NC loads from P. The inner loads are at random rows of a column of P; no SIMD gather on this class
 /// of CPU does them faster.

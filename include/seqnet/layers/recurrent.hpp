@@ -319,13 +319,14 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     if (by_table_ && distinct) {  // Q = P^T = W^T E_u^T, straight from a copy of W^T (D x kH values)
       // E_u^T (D x U, one id's D values per column) is what the kernel reads: a tile's columns of it are then
       // contiguous over k, where E_u's are a whole column of cap values apart at every k; the backward pass
-      // reads it too (dW += E_u^T dP).
-      Wt_.resize(W.cols(), D_);
+      // reads it too (dW += E_u^T dP). Both W^T and E_u^T, left operands of the kernel, have padded column
+      // strides (detail::padded_rows).
+      Wt_.resize(detail::padded_rows<T>(W.cols()), D_);
       detail::transpose_into(detail::cols_of(W), D_, W.cols(), detail::mutable_cols_of(Wt_));
-      EuT_.resize(D_, cap);
+      EuT_.resize(detail::padded_rows<T>(D_), cap);
       detail::transpose_into(detail::cols_of(Eu_), U, D_, detail::mutable_cols_of(EuT_));
       Q_.resize(W.cols(), cap);
-      detail::rec_mul_set(Wt_, EuT_.leftCols(U), Q_.leftCols(U));
+      detail::rec_mul_set(Wt_.topRows(W.cols()), EuT_.topLeftCorner(D_, U), Q_.leftCols(U));
     } else if (by_table_) {
       Q_.resize(W.cols(), table_rows);
       if (fused)
@@ -344,7 +345,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       for (Index r = 0; r < rows; ++r) xs_[r] = Mx_(r % B_, ids_[static_cast<std::size_t>(r)]);
     }
     if (dense && drop_x_) resize_steps(Xd_, rows, D_);  // X' = X .* M_x, filled step by step (backward reads it)
-    if (dense && !drop_x_) Xs_.resize(B_, D_);          // X_t, copied step by step
+    if (dense && !drop_x_) resize_steps(Xs_, B_, D_);   // X_t, copied step by step
     if (dense) Wp_.pack(W);                             // for X_t W at every step
     if (stepwise_ || by_table_ || dense) return;        // filled by step_gates
     // Left: ids read through a table that is not transposed, all steps at once (a table larger than
@@ -374,9 +375,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       // big_bilstm): the D columns of a row block of X_t then fall in the same L1 set and evict each other
       // while the kernel reads them once per column tile. Copied into a B x D block they spread over all
       // sets (`seqnet_bench --kernels` on a Zen 3 core, 2026-12-07: X_t W + b over big_bilstm's 400 steps
-      // took 51 to 63 ms from the copy, 65 to 71 in place).
-      Xs_ = x.values.middleRows(t * B_, B_);
-      detail::rec_mul_set(Xs_, Wp_, Gt, b.derived().data(), b.derived().outerStride());
+      // took 51 to 63 ms from the copy, 65 to 71 in place); the block's column stride is padded too
+      // (resize_steps), B = 64 floats being 256 B.
+      Xs_.topRows(B_) = x.values.middleRows(t * B_, B_);
+      detail::rec_mul_set(Xs_.topRows(B_), Wp_, Gt, b.derived().data(), b.derived().outerStride());
     } else if (stepwise_ && is_fused_input(x))
       detail::gather_rows(ids_.data() + t * B_, B_, P_, b, G);  // G_t = P[ids_t] + b
     else if (stepwise_)
@@ -421,12 +423,14 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       // have finished with): Q holds dP^T, one id's kH values per column, which both products read as their
       // contiguous operand.
       const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
-      eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U && EuT_.rows() == D_ && EuT_.cols() >= U);
+      eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U && EuT_.rows() >= D_ && EuT_.cols() >= U);
       if (!scattered) detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
-      detail::small_gemm(D_, kH, U, EuT_.data(), D_, Q_.data(), kH, Index(1), dW.data(), dW.outerStride(),
-                         true);  // dW += E_u^T dP = E_u^T (Q^T), k (the U ids) in blocks
+      detail::small_gemm(D_, kH, U, EuT_.data(), EuT_.rows(), Q_.data(), kH, Index(1), dW.data(), dW.outerStride(),
+                         true);                    // dW += E_u^T dP = E_u^T (Q^T), k (the U ids) in blocks
+      Wc_.resize(detail::padded_rows<T>(D_), kH);  // W with a padded column stride
+      Wc_.topRows(D_) = W;
       dEuT_.resize(D_, EuT_.cols());
-      detail::rec_mul_set(W, Q_.leftCols(U), dEuT_.leftCols(U));  // dE_u^T = W dP^T
+      detail::rec_mul_set(Wc_.topRows(D_), Q_.leftCols(U), dEuT_.leftCols(U));  // dE_u^T = W dP^T
       dEu_.resize(EuT_.cols(), D_);
       detail::transpose_into(detail::cols_of(dEuT_), D_, U, detail::mutable_cols_of(dEu_));
       emb_->grad(0)(distinct_, Eigen::all) += dEu_.topRows(U);  // dE[distinct] += dE_u (distinct: no repeats)
@@ -540,11 +544,12 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   bool train_ = false, masked_ = false, drop_x_ = false, drop_h_ = false;
   Vector<T> m_, xs_;
   Matrix<T> Mx_, Mh_, Xd_, Xs_, Hd_, hd_;
-  detail::PackedRhs<T> Wp_;                    // dense input: W packed for X_t W at every step, then W^T for dX
-  Matrix<T> P_, dP_;                           // fused embedding: E W (or E[distinct] W in evaluation), dP
-  Matrix<T> Eu_, dEu_;                         // fused embedding, distinct ids only: E[distinct] and its gradient
-  Matrix<T> EuT_, dEuT_;                       // the same transposed (D x cap), in training
-  Matrix<T> Wt_;                               // fused embedding, distinct ids only: W^T, for Q = W^T E[distinct]^T
+  detail::PackedRhs<T> Wp_;  // dense input: W packed for X_t W at every step, then W^T for dX
+  Matrix<T> P_, dP_;         // fused embedding: E W (or E[distinct] W in evaluation), dP
+  Matrix<T> Eu_, dEu_;       // fused embedding, distinct ids only: E[distinct] and its gradient
+  Matrix<T> EuT_, dEuT_;     // the same transposed (D x cap; EuT_ with padded_rows(D) rows)
+  Matrix<T> Wt_, Wc_;  // fused embedding, distinct ids only, with padded_rows rows: W^T, for Q = W^T E[distinct]^T,
+                       // and W, for dE_u^T = W dP^T
   std::vector<std::int32_t> distinct_, slot_;  // the distinct ids, ascending; a workspace of V entries
   Matrix<T> Q_;                                // the table the gathers read, transposed: P^T (fused) or W^T (one-hot);
                  // distinct ids in training: also dP^T in the backward (after the gathers)
