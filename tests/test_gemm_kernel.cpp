@@ -263,4 +263,21 @@ TEST_CASE("Recurrent kernel: a hand-computed product", "[kernel]") {
   CHECK(C == want);
 }
 
+TEST_CASE("padded_rows: at least the rows, in an odd number of whole cache lines", "[kernel]") {
+  for (Index rows = 1; rows <= 300; ++rows) {
+    const Index f = detail::padded_rows<float>(rows), d = detail::padded_rows<double>(rows);
+    CAPTURE(rows, f, d);
+    REQUIRE(f >= rows);
+    REQUIRE(f % 16 == 0);
+    REQUIRE((f / 16) % 2 == 1);
+    REQUIRE(f - rows < 32);
+    REQUIRE(d >= rows);
+    REQUIRE(d % 8 == 0);
+    REQUIRE((d / 8) % 2 == 1);
+    REQUIRE(d - rows < 16);
+  }
+  REQUIRE(detail::padded_rows<float>(128) == 144);  // 8 lines -> 9
+  REQUIRE(detail::padded_rows<float>(48) == 48);    // 3 lines already
+}
+
 }  // namespace test_gemm_kernel

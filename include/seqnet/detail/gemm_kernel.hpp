@@ -29,9 +29,7 @@ namespace detail {
 /// (a stride of 512 B or 2 KiB) its 256 lines fall into 8 or 2 of the 64 L1 sets, which hold 64 or 16 of
 /// them. On a Zen 3 core (2026-12-07) packed_gemm_tn_acc's transposed blocks with a padded stride took
 /// `seqnet_bench --kernels` at K = 12,800, m = 128, n = 512 from 63 to 78 GFLOP/s to 82 to 83 (three runs
-/// of each build, in turn), and the padded left operands of the recurrent layers' projections took
-/// `big_lstm` training from 468 to 487 samples/s (`bench/ab.py`, 7 rounds). The rows beyond `rows` are never
-/// read.
+/// of each build, in turn; docs/performance.md, item 39). The rows beyond `rows` are never read.
 template <typename T>
 inline Index padded_rows(Index rows) {
   constexpr Index line = 64 / static_cast<Index>(sizeof(T));
