@@ -222,22 +222,24 @@ TEST_CASE("Fused embedding: when the distinct ids pay off", "[fused][distinct]")
   narrow.set_fused_embedding(&narrow_emb);
   CHECK_FALSE(narrow.fuses_embedding(Mode::Train, few));  // too few features for the products to pay
 
-  // 5,000 distinct ids in 8,000 rows (4 U <= 3 T*B): read through a table of 5,000 x 8 gate columns, not
-  // through one of 5,000 x 512 (20 MB of doubles, more than kDistinctTableBytes).
+  // 9,000 distinct ids in 12,000 rows (4 U <= 3 T*B): read through a table of 9,000 x 8 gate columns and
+  // through one of 9,000 x 512 (37 MB of doubles, beyond half of an L3 cache), not through one of
+  // 9,000 x 1,024 (74 MB, more than kDistinctTableBytes).
   SeqBatch<double> many;
-  many.batch = 1600;
+  many.batch = 2400;
   many.shape = Shape::ids(kSteps);
-  many.values.resize(8000, 1);
-  for (Index r = 0; r < 8000; ++r) many.values(r, 0) = static_cast<double>(r % 5000);
+  many.values.resize(12000, 1);
+  for (Index r = 0; r < 12000; ++r) many.values(r, 0) = static_cast<double>(r % 9000);
   Embedding<double> big_emb(10000, wide);
   big_emb.build(Shape::ids(kSteps));
-  LSTM<double> small_units(2), large_units(128);
-  for (LSTM<double>* m : {&small_units, &large_units}) {
+  LSTM<double> small_units(2), mid_units(128), large_units(256);
+  for (LSTM<double>* m : {&small_units, &mid_units, &large_units}) {
     m->build(Shape::sequence(kSteps, wide));
     m->set_fused_embedding(&big_emb);
   }
-  REQUIRE(5000 * 512 * static_cast<Index>(sizeof(double)) > Recurrent<double>::kDistinctTableBytes);
+  REQUIRE(9000 * 1024 * static_cast<Index>(sizeof(double)) > Recurrent<double>::kDistinctTableBytes);
   CHECK(small_units.fuses_embedding(Mode::Train, many));
+  CHECK(mid_units.fuses_embedding(Mode::Train, many));
   CHECK_FALSE(large_units.fuses_embedding(Mode::Train, many));
 }
 
