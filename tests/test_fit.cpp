@@ -1,13 +1,16 @@
 #include <catch2/catch.hpp>
+#include <seqnet/layers/bidirectional.hpp>
 #include <seqnet/layers/dropout.hpp>
 #include <seqnet/layers/embedding.hpp>
 #include <seqnet/layers/gru.hpp>
 #include <seqnet/layers/lstm.hpp>
+#include <seqnet/layers/simple_rnn.hpp>
 #include <seqnet/model/sequential.hpp>
 #include <seqnet/optim/adam.hpp>
 #include <seqnet/optim/rmsprop.hpp>
 #include <seqnet/optim/sgd.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -534,6 +537,65 @@ TEST_CASE("fit: threads give the one-thread gradient through recurrent layers", 
     worst = std::max(worst, std::abs(one.gradients()[i] - two.gradients()[i]));
   CHECK(worst < 1e-12);
   CHECK(Eigen::Map<const Vector<double>>(one.gradients(), one.num_params()).cwiseAbs().maxCoeff() > 1e-4);
+}
+
+TEST_CASE("fit: threads share the products over a batch's distinct ids and give the one-thread gradient",
+          "[fit][threads][fused]") {
+  // 96 samples of 6 ids below 400 in a table of 1,000 rows of 32 features: on one thread the recurrent
+  // layer reads the batch's distinct ids (about 300) through the table; on 2 and 3 threads the replicas
+  // share one table of the batch's distinct ids (detail::SharedDistinct), a share of its products on each
+  // thread, in chunks of kChunk ids and a shorter last one.
+  Rng r(4);
+  Tensor<double> x({96, 6}), y({96});
+  for (Index i = 0; i < 96; ++i) {
+    for (Index t = 0; t < 6; ++t) x(i, t) = static_cast<double>(r.below(400));
+    y(i) = static_cast<double>(r.below(2));
+  }
+  for (int kind = 0; kind < 4; ++kind) {
+    INFO("kind " << kind);
+    auto make = [&](int threads) {
+      Sequential<double> m(SequentialOptions{21, threads});
+      m.add(Embedding<double>(1000, Recurrent<double>::kDistinctMinFeatures));
+      if (kind == 0) m.add(LSTM<double>(5));
+      if (kind == 1) m.add(GRU<double>(4));
+      if (kind == 2) m.add(SimpleRNN<double>(3));
+      if (kind == 3) m.add(Bidirectional<double>(LSTM<double>(4)));
+      m.add(Dense<double>(1, Activation::Sigmoid));
+      m.build(Shape::ids(6));
+      m.compile(LossKind::BinaryCrossentropy, SGD<double>());
+      return m;
+    };
+    auto reader = [&](Sequential<double>& m) -> const Recurrent<double>& {
+      if (kind == 3)
+        return dynamic_cast<const Recurrent<double>&>(
+            dynamic_cast<const Bidirectional<double>&>(m.layer(1)).backward_layer());
+      return dynamic_cast<const Recurrent<double>&>(m.layer(1));
+    };
+    Sequential<double> one = make(1);
+    const double loss = one.compute_gradients(x, y);
+    CHECK_FALSE(reader(one).read_shared_table());
+    for (int threads : {2, 3}) {
+      INFO(threads << " threads");
+      Sequential<double> many = make(threads);
+      CHECK(many.compute_gradients(x, y) == Approx(loss).epsilon(1e-13));
+      CHECK(reader(many).read_shared_table());
+      double worst = 0;
+      for (Index i = 0; i < one.num_params(); ++i)
+        worst = std::max(worst, std::abs(one.gradients()[i] - many.gradients()[i]));
+      CHECK(worst < 1e-12);
+      // The Embedding's rows of the ids in the batch get a gradient, the others none.
+      const auto dE = Eigen::Map<const Matrix<double>>(many.gradients(), 1000, Recurrent<double>::kDistinctMinFeatures);
+      Index present = 0;
+      for (Index id = 0; id < 1000; ++id) {
+        const bool in_batch = std::find(x.data(), x.data() + x.size(), double(id)) != x.data() + x.size();
+        present += in_batch ? 1 : 0;
+        CHECK((dE.row(id).squaredNorm() > 0.0) == in_batch);
+      }
+      CHECK(present > detail::SharedDistinct<double>::kChunk * threads);  // more than one chunk a thread
+      many.evaluate(x, y);  // evaluation after a shared step reads the table of its own batch
+      CHECK_FALSE(reader(many).read_shared_table());
+    }
+  }
 }
 
 TEST_CASE("fit: the optimizer step in pieces on two threads follows the one-thread step", "[fit][threads]") {

@@ -101,6 +101,36 @@ inline void transpose_into(Cols<const T> src, Index rows, Index cols, Cols<T> ds
   for_each_tile<T>(rows, cols, TransposeOp<T>{src, dst});
 }
 
+/// One tile or one entry of dst = (src[0] + ... + src[n-1])^T (transpose_sum_into).
+template <typename T>
+struct TransposeSumOp {
+  const Cols<const T>* src;
+  int n;
+  Cols<T> dst;
+  template <typename P>
+  void tile(Index r0, Index c0) const {
+    namespace ei = Eigen::internal;
+    Tile<P> t;
+    for (int q = 0; q < Tile<P>::S; ++q) t.b.packet[q] = ei::ploadu<P>(src[0].col(c0 + q) + r0);
+    for (int j = 1; j < n; ++j)
+      for (int q = 0; q < Tile<P>::S; ++q)
+        t.b.packet[q] = ei::padd(t.b.packet[q], ei::ploadu<P>(src[j].col(c0 + q) + r0));
+    ei::ptranspose(t.b);
+    for (int q = 0; q < Tile<P>::S; ++q) ei::pstoreu(dst.col(r0 + q) + c0, t.b.packet[q]);
+  }
+  void scalar(Index r, Index c) const {
+    T s = src[0].col(c)[r];
+    for (int j = 1; j < n; ++j) s += src[j].col(c)[r];
+    dst.col(r)[c] = s;
+  }
+};
+
+/// dst = (src[0] + ... + src[n-1])^T: each src rows x cols, dst cols x rows; n >= 1.
+template <typename T>
+inline void transpose_sum_into(const Cols<const T>* src, int n, Index rows, Index cols, Cols<T> dst) {
+  for_each_tile<T>(rows, cols, TransposeSumOp<T>{src, n, dst});
+}
+
 /// One tile or one entry of gather_table_rows.
 template <typename T, typename DB>
 struct GatherOp {

@@ -19,6 +19,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace seqnet {
 
@@ -101,6 +102,13 @@ class Bidirectional final : public Layer<T>, public EmbeddingReader<T> {
   /// The two directions take the same input and decide alike; the forward one answers.
   bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const override {
     return static_cast<const Recurrent<T>&>(*fwd_).fuses_embedding(mode, x);
+  }
+  /// Both directions (each has its own W, so its own products over the ids), pointed at this layer's
+  /// parameter storage first.
+  void readers(std::vector<Recurrent<T>*>& out) override {
+    sync_inner();
+    out.push_back(&inner(*fwd_));
+    out.push_back(&inner(*bwd_));
   }
   /// The forward and the backward layer.
   const Layer<T>& forward_layer() const { return *fwd_; }

@@ -27,19 +27,25 @@
 ///   replaced by their slots in the ascending list of distinct ids): P = E_u W (U x kH, E_u = E[distinct]),
 ///   G = P[slots] + b; backward dP = scatter-add of dG by slot (row-major), dW += E_u^T dP,
 ///   dE[distinct] += dP W^T. Not with input dropout in Mode::Train (the mask differs per sample), nor with
-///   an Embedding mask.
+///   an Embedding mask. In a training step of a Sequential on several threads, the replicas of the layer
+///   read the batch's distinct ids from one table instead (detail::SharedDistinct, share_distinct): the
+///   model computes P and, after the replicas' backward, dW and dE, a share of the ids on each thread.
 /// Output: return_sequences: (T*B) x H, row block s = state after processing step s (processing order, as
 ///   Keras; the input mask is passed on unchanged, as Keras does even with go_backwards); otherwise B x H, the
 ///   state after the last processed step.
 
 #include "seqnet/core/activation.hpp"
+#include "seqnet/detail/cols.hpp"
 #include "seqnet/detail/projection.hpp"
+#include "seqnet/detail/tiles.hpp"
 #include "seqnet/layers/layer.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace seqnet {
@@ -101,6 +107,40 @@ struct RecurrentSettings {
   Activation recurrent_activation = Activation::Sigmoid;
 };
 
+namespace detail {
+
+/// The products over a training batch's distinct ids (fused embedding, distinct ids only; see the file
+/// comment) that the N replicas of one recurrent layer share in a step on N threads (Sequential): the model
+/// fills the table before the slices (Recurrent::begin_shared_batch on one replica, then
+/// Recurrent::shared_forward_piece k of N on thread k: a 1/N share of the columns of Q = W^T E_u^T over the
+/// batch's U distinct ids); each replica's forward gathers its gate blocks from Q and its backward scatters its
+/// gate gradients into its own dPt[k]; the model finishes after the slices (Recurrent::shared_backward_piece
+/// k of N on replica k: the sum of the dPt over its share of the columns, then its share of dW and dE, into
+/// replica k's gradient array). Each thread thus computes 1/N of the products over the batch's distinct ids,
+/// where a replica alone computes them over all its own slice's distinct ids (about 4,700 of the 7,200 of a
+/// 64-sample `big_lstm` batch at 2 threads).
+template <typename T>
+struct SharedDistinct {
+  bool active = false;                            // for the current step only (begin_shared_batch)
+  std::vector<std::int32_t> ids, distinct, slot;  // the batch's ids (workspace); the distinct ids; id -> slot
+  Matrix<T> Eu, EuT;                              // E[distinct] (cap x D) and its transpose (padded rows)
+  Matrix<T> Wt;                                   // W^T (padded column stride)
+  Matrix<T> Q;                                    // W^T E_u^T (kH x cap): column u is the gate row of slot u
+  std::vector<Matrix<T>> dPt;                     // per replica: its sum of dG by slot, transposed (kH x cap)
+  /// Per thread, for a chunk of kChunk ids of its share: the replicas' dPt there, their sum transposed
+  /// (dP, kChunk x kH, padded) and dP W^T (dEu, kChunk x D).
+  std::vector<std::vector<Cols<const T>>> parts;
+  std::vector<Matrix<T>> dP, dEu;
+  /// Ids per chunk: dP of a chunk (128 KB for kH = 512 floats) stays in a core's L2 cache between the sum
+  /// that writes it and the two products that read it.
+  static constexpr Index kChunk = 64;
+};
+
+}  // namespace detail
+
+template <typename T>
+class Recurrent;
+
 /// A layer that can read the ids of the Embedding in front of it through that Embedding's table (the fused
 /// embedding of the file comment): SimpleRNN, LSTM, GRU and Bidirectional. Sequential attaches each Embedding
 /// without mask_zero to such a layer right after it, and skips the Embedding for a batch for which
@@ -115,6 +155,9 @@ class EmbeddingReader {
   virtual const Layer<T>* fused_embedding() const = 0;
   /// Whether the ids batch `x` is read through the table in a forward in `mode`.
   virtual bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const = 0;
+  /// Appends the recurrent layers that read the table (this layer, or Bidirectional's two directions), their
+  /// parameters bound to the current storage.
+  virtual void readers(std::vector<Recurrent<T>*>& out) = 0;
 };
 
 /// Base of SimpleRNN, LSTM and GRU: see the file comment for the layout it manages.
@@ -155,9 +198,12 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// at most half as many rows as the batch (`2 V <= T*B`), otherwise the batch's distinct ids when there
   /// are at most 3/4 as many as rows (`4 U <= 3 T*B`; counted here, one pass over the ids), the layer has
   /// at least kDistinctMinFeatures input features and their table (U x kH) at most kDistinctTableBytes.
-  /// False for a batch with an invalid id, which the Embedding then reports.
+  /// False for a batch with an invalid id, which the Embedding then reports. In training, true while the
+  /// model has a shared table active for the batch (begin_shared_batch, which decides as above for the
+  /// whole batch).
   bool fuses_embedding(Mode mode, const SeqBatch<T>& x) const override {
     if (!emb_ || (mode == Mode::Train && s_.dropout > 0.0) || x.shape.encoding != Encoding::Ids) return false;
+    if (mode == Mode::Train && shared_ && shared_->active) return true;  // decided for the whole batch
     const Index rows = x.values.rows(), vocab = emb_->param(0).rows();
     if (2 * vocab <= rows) return true;
     if (D_ < kDistinctMinFeatures) return false;
@@ -173,6 +219,105 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// products (`big_bilstm`: two tables of 30 MB at 1 thread, of 19 MB per 32-sample slice at 2); the bound
   /// caps the memory the path adds (the table, and its gradient in the same buffer).
   static constexpr Index kDistinctTableBytes = 64 * 1024 * 1024;
+
+  void readers(std::vector<Recurrent<T>*>& out) override { out.push_back(this); }
+
+  /// Whether the last forward (in training) gathered from a table shared with the model's other replicas
+  /// (a step on several threads; see detail::SharedDistinct).
+  bool read_shared_table() const { return shared_step_; }
+
+  /// Attaches (or, with nullptr, detaches) the table that this layer, as replica `replica`, shares with the
+  /// other replicas of the model in a training step on several threads (detail::SharedDistinct).
+  void share_distinct(detail::SharedDistinct<T>* table, int replica) {
+    shared_ = table;
+    replica_ = replica;
+  }
+  /// Whether a training batch may be read through a shared table (begin_shared_batch): a fused embedding of
+  /// at least kDistinctMinFeatures features, no input dropout.
+  bool may_share() const { return shared_ && emb_ && s_.dropout == 0.0 && D_ >= kDistinctMinFeatures; }
+  /// Decides, for a training batch of `b` samples of `steps` ids each (sample i at x + idx[i] * steps) split
+  /// into `slices` slices of at most `max_slice` samples, whether the replicas read its distinct ids through
+  /// the shared table: as fuses_embedding decides for the whole batch on one thread, and only when every
+  /// slice would read distinct ids too (2 V > steps * max_slice). Sizes the table's buffers; the batch's
+  /// products are then computed by shared_forward_piece. False (and nothing shared) for a batch with an
+  /// invalid id, which the Embedding then reports.
+  bool begin_shared_batch(const T* x, const Index* idx, Index b, Index steps, Index max_slice, int slices) {
+    detail::SharedDistinct<T>& s = *shared_;
+    s.active = false;
+    if (!may_share()) return false;
+    const Index V = emb_->param(0).rows(), rows = steps * b, kH = this->param(0).cols();
+    if (2 * V <= steps * max_slice) return false;
+    s.ids.resize(static_cast<std::size_t>(rows));
+    for (Index i = 0; i < b; ++i) {
+      const T* v = x + idx[i] * steps;
+      for (Index t = 0; t < steps; ++t) {
+        if (!detail::is_id(v[t], static_cast<T>(V))) return false;
+        s.ids[static_cast<std::size_t>(i * steps + t)] = static_cast<std::int32_t>(v[t]);
+      }
+    }
+    detail::to_distinct_slots(s.ids.data(), rows, V, s.distinct, s.slot);  // s.slot: id -> slot
+    const Index U = static_cast<Index>(s.distinct.size());
+    if (4 * U > 3 * rows || U * kH * static_cast<Index>(sizeof(T)) > kDistinctTableBytes) return false;
+    // As in project: room for an eighth more ids than this batch has, so the next batches reallocate nothing.
+    const Index cap = s.Q.cols() >= U && s.Q.rows() == kH ? s.Q.cols() : std::min(U + U / 8, std::min(rows, V));
+    s.Eu.resize(cap, D_);
+    s.EuT.resize(detail::padded_rows<T>(D_), cap);
+    s.Q.resize(kH, cap);
+    s.dPt.resize(static_cast<std::size_t>(std::max<int>(slices, static_cast<int>(s.dPt.size()))));
+    for (auto& d : s.dPt) d.resize(kH, cap);
+    s.parts.resize(s.dPt.size());
+    s.dP.resize(s.dPt.size());
+    s.dEu.resize(s.dPt.size());
+    for (std::size_t k = 0; k < s.dPt.size(); ++k) {
+      s.parts[k].resize(s.dPt.size());
+      s.dP[k].resize(detail::padded_rows<T>(s.kChunk), kH);
+      s.dEu[k].resize(s.kChunk, D_);
+    }
+    s.Wt.resize(detail::padded_rows<T>(kH), D_);
+    detail::transpose_into(detail::cols_of(this->param(0)), D_, kH, detail::mutable_cols_of(s.Wt));
+    s.active = true;
+    return true;
+  }
+  /// Part k of n of the shared table's forward products (after begin_shared_batch, on thread k): for its
+  /// share of the distinct ids, E_u^T = E[distinct]^T and Q = W^T E_u^T.
+  void shared_forward_piece(int k, int n) {
+    detail::SharedDistinct<T>& s = *shared_;
+    const auto [lo, m] = shared_piece(k, n);
+    if (m == 0) return;
+    const auto E = emb_->param(0);
+    for (Index d = 0; d < D_; ++d)
+      for (Index u = lo; u < lo + m; ++u) s.Eu(u, d) = E(s.distinct[static_cast<std::size_t>(u)], d);
+    detail::transpose_into(detail::cols_of(s.Eu.middleRows(lo, m)), m, D_,
+                           detail::mutable_cols_of(s.EuT.middleCols(lo, m)));
+    detail::rec_mul_set(s.Wt.topRows(this->param(0).cols()), s.EuT.block(0, lo, D_, m), s.Q.middleCols(lo, m));
+  }
+  /// Part k of n of the shared table's backward products, on replica k after all `n` replicas' backward:
+  /// for its share of the distinct ids, a chunk of kChunk ids at a time, dP = the sum of the replicas' dPt
+  /// (transposed on the way, so that both products read it contiguously over k), then dW += E_u^T dP and
+  /// dE[distinct] += dP W^T, into this replica's gradients.
+  void shared_backward_piece(int k, int n) {
+    detail::SharedDistinct<T>& s = *shared_;
+    const auto [lo, m] = shared_piece(k, n);
+    const Index kH = this->param(0).cols();
+    const auto kk = static_cast<std::size_t>(k);
+    std::vector<detail::Cols<const T>>& parts = s.parts[kk];
+    eigen_assert(static_cast<std::size_t>(n) <= s.dPt.size() && static_cast<std::size_t>(n) <= parts.size());
+    auto dW = this->grad(0);
+    auto dE = emb_->grad(0);
+    for (Index c0 = lo; c0 < lo + m; c0 += s.kChunk) {
+      const Index c = std::min(s.kChunk, lo + m - c0);
+      for (int j = 0; j < n; ++j)
+        parts[static_cast<std::size_t>(j)] = {s.dPt[static_cast<std::size_t>(j)].data() + c0 * kH, kH};
+      const auto dP = s.dP[kk].topRows(c);
+      detail::transpose_sum_into(parts.data(), n, kH, c, detail::mutable_cols_of(dP));
+      detail::small_gemm(D_, kH, c, s.EuT.data() + c0 * s.EuT.rows(), s.EuT.rows(), dP.data(), Index(1),
+                         dP.outerStride(), dW.data(), dW.outerStride(), true);  // dW += E_u^T dP
+      const auto dEu = s.dEu[kk].topRows(c);
+      detail::rec_mul_set(dP, s.Wt.topRows(kH), dEu);  // dE_u = dP W^T
+      for (Index d = 0; d < D_; ++d)
+        for (Index u = 0; u < c; ++u) dE(s.distinct[static_cast<std::size_t>(c0 + u)], d) += dEu(u, d);
+    }
+  }
 
   /// A new, unbuilt layer of the same type and settings that reads the sequence in the other direction
   /// (go_backwards flipped): the backward half of Bidirectional.
@@ -250,8 +395,14 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       if (train_ && s_.dropout > 0.0)
         throw StateError(this->where() + "a fused embedding cannot be used with input dropout in training");
       detail::read_ids(x, emb_->param(0).rows(), this->where(), ids_);
-      if (distinct_only())  // ids_ become slots in the list of distinct ids (rows of P = E[distinct] W)
+      shared_step_ = train_ && shared_ && shared_->active;
+      if (shared_step_) {  // ids_ become slots in the batch's list of distinct ids (columns of the shared Q)
+        for (std::int32_t& id : ids_) id = shared_->slot[static_cast<std::size_t>(id)];
+      } else if (distinct_only()) {  // ids_ become slots in the list of distinct ids (rows of P = E[distinct] W)
         detail::to_distinct_slots(ids_.data(), T_ * B_, emb_->param(0).rows(), distinct_, slot_);
+      }
+    } else {
+      shared_step_ = false;
     }
     masked_ = x.has_mask();
     if (masked_) {
@@ -290,6 +441,12 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   void project(const SeqBatch<T>& x, const Eigen::MatrixBase<DW>& W, const Eigen::MatrixBase<DB>& b, Matrix<T>& G) {
     const bool fused = is_fused_input(x), onehot = x.shape.encoding == Encoding::OneHot, dense = !fused && !onehot;
     const Index rows = T_ * B_;
+    if (shared_step_) {  // the model has computed Q for the batch (shared_forward_piece): gathered step by step
+      by_table_ = true;
+      stepwise_ = false;
+      resize_steps(G, rows, W.cols());
+      return;
+    }
     // The table the ids are gathered from: W (one-hot input), P = E W (fused), or P = E_u W for the U
     // distinct ids of the batch (fused, distinct_only(); E_u = E[distinct]). The buffers of the distinct ids
     // have `cap` rows, of which a batch uses its first U: they grow to an eighth more than a batch needs
@@ -365,7 +522,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
                   Index t) {
     auto Gt = G.middleRows(stepwise_ ? 0 : t * B_, B_);
     if (by_table_)  // G_t = P[ids_t] + b, or W[ids_t] (.* m) + b (one-hot input dropout: training only)
-      detail::gather_table_rows(ids_.data() + t * B_, B_, detail::cols_of(Q_), Q_.rows(), b,
+      detail::gather_table_rows(ids_.data() + t * B_, B_, detail::cols_of(table()), table().rows(), b,
                                 detail::mutable_cols_of(Gt), drop_x_ ? xs_.data() + t * B_ : nullptr);
     else if (x.shape.encoding == Encoding::Dense && drop_x_) {  // X'_t = X_t .* M_x; G_t = X'_t W + b
       auto Xt = Xd_.middleRows(t * B_, B_);
@@ -403,14 +560,16 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// Zeroes the sums of dP (U rows of kH, row-major in the memory of Q_, which the forward's gathers have
   /// finished with).
   void begin_step_scatter(Index kH) {
-    const Index U = static_cast<Index>(distinct_.size());
-    eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U);
-    std::fill(Q_.data(), Q_.data() + U * kH, T(0));
+    const Index U = distinct_count();
+    Matrix<T>& dPt = scatter_target();
+    eigen_assert(by_table_ && dPt.rows() == kH && dPt.cols() >= U);
+    std::fill(dPt.data(), dPt.data() + U * kH, T(0));
   }
   /// dP(slot, :) += dG_t(b, :) for the B rows of input step t.
   template <typename DG>
   void scatter_step(Index t, const Eigen::MatrixBase<DG>& dGt) {
-    detail::scatter_add_rows(ids_.data() + t * B_, B_, dGt, Q_.data(), Q_.rows());
+    Matrix<T>& dPt = scatter_target();
+    detail::scatter_add_rows(ids_.data() + t * B_, B_, dGt, dPt.data(), dPt.rows());
   }
 
   /// After the loop: dW += X'^T dG, and (when input_grad()) dX = (dG W^T) .* M_x. dG: (T*B) x kH.
@@ -419,6 +578,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   void project_backward(const SeqBatch<T>& x, const Eigen::MatrixBase<DG>& dG, const Eigen::MatrixBase<DW>& W,
                         const Eigen::MatrixBase<DWg>& dWc, SeqBatch<T>& dx, bool scattered = false) {
     DWg& dW = const_cast<DWg&>(dWc.derived());
+    if (shared_step_) {  // dP^T into this replica's part of the shared table; the model finishes dW and dE
+      if (!scattered) detail::scatter_rows_into(ids_, dG, distinct_count(), scatter_target().data(), dG.cols());
+      return;
+    }
     if (is_fused_input(x) && distinct_only()) {
       // dP = scatter of dG by slot, row-major, into the memory of Q (kH x cap, which the forward's gathers
       // have finished with): Q holds dP^T, one id's kH values per column, which both products read as their
@@ -480,6 +643,21 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// Whether a fused embedding reads only the batch's distinct ids (ids_ then holds slots): a table of more
   /// than T*B / 2 rows. Only with fused input.
   bool distinct_only() const { return 2 * emb_->param(0).rows() > T_ * B_; }
+
+  /// The table the gathers read (shared in a multi-thread step, see detail::SharedDistinct).
+  const Matrix<T>& table() const { return shared_step_ ? shared_->Q : Q_; }
+  /// Where the backward sums dG by slot, transposed: this replica's dPt of the shared table, or Q_.
+  Matrix<T>& scatter_target() { return shared_step_ ? shared_->dPt[static_cast<std::size_t>(replica_)] : Q_; }
+  /// The number of distinct ids of the batch (fused input, distinct ids only).
+  Index distinct_count() const {
+    return static_cast<Index>(shared_step_ ? shared_->distinct.size() : distinct_.size());
+  }
+  /// First column and count of part k of n of the shared table's U distinct ids (multiples of 16 columns).
+  std::pair<Index, Index> shared_piece(int k, int n) const {
+    const Index U = static_cast<Index>(shared_->distinct.size());
+    const auto edge = [&](int j) { return j >= n ? U : std::min(U, U * j / n / 16 * 16); };
+    return {edge(k), edge(k + 1) - edge(k)};
+  }
 
   /// Input step read at processing step s.
   Index step_of(Index s) const { return s_.go_backwards ? T_ - 1 - s : s; }
@@ -560,7 +738,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   detail::RowMajorMatrix<T> work_;  // scatter workspace
 
  private:
-  Layer<T>* emb_ = nullptr;  // the Embedding read through, when fused
+  Layer<T>* emb_ = nullptr;                      // the Embedding read through, when fused
+  detail::SharedDistinct<T>* shared_ = nullptr;  // owned by the model (share_distinct)
+  int replica_ = 0;
+  bool shared_step_ = false;  // the last forward in training read the shared table
   RecurrentSettings s_;
 };
 

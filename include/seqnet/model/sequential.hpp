@@ -14,7 +14,10 @@
 ///      replica of the layer stack, the loss backward with scale 1/(B*S) for the WHOLE batch (S = output
 ///      steps, 1 without a time axis) - fused from the logits when the last layer is Dense with sigmoid
 ///      (binary cross-entropy) or softmax (categorical / sparse categorical cross-entropy) - and backward
-///      through its layers into its own gradient array;
+///      through its layers into its own gradient array. A recurrent layer that reads the ids of the Embedding
+///      in front through its table at the batch's distinct ids (Recurrent's fused embedding) does so, with
+///      N > 1, from one table for the whole batch (detail::SharedDistinct): the threads compute a share of its
+///      products each before the slices, and a share of its gradients' products each after them;
 ///   3. g = sum of the N gradient arrays (= the one-thread gradient of the mean loss);
 ///   4. stop here, without touching the weights, when the loss is NaN/inf;
 ///   5. clip g (global norm, then by value), keep a copy of the values, optimizer.step(values, g);
@@ -97,12 +100,14 @@ enum class StepStatus { Ok, NonFiniteLoss, NonFiniteGradient, NonFiniteWeights }
 
 /// Where the training steps spent their time (wall-clock seconds, summed over the steps since the model was
 /// made or since reset_step_timing()). A step has two phases: the slices (each thread's forward and
-/// backward of its part of the batch) and the update (the sum of the threads' gradients, clipping, the
+/// backward of its part of the batch, with the products over the batch's distinct ids that the threads
+/// share before and after them) and the update (the sum of the threads' gradients, clipping, the
 /// optimizer, the checks). With several threads, a slice that ends later than the others keeps them
 /// waiting: `imbalance` sums, over the steps, the time from the first slice's end to the last's.
 struct StepTiming {
   long long steps = 0;
   double slices = 0.0;       ///< the slices phase, from the start of the step to the end of its last slice
+                             ///< (and of the shared products after it)
   double update = 0.0;       ///< the rest of the step
   double imbalance = 0.0;    ///< last slice end - first slice end, summed over the steps
   std::vector<double> busy;  ///< per thread: time inside its own slices
@@ -532,6 +537,10 @@ class Sequential {
     std::vector<LayerPtr> layers;
     std::vector<T> grads;
   };
+  struct SharedTable {
+    std::unique_ptr<detail::SharedDistinct<T>> table;
+    std::vector<Recurrent<T>*> members;  // the layer in stack k
+  };
 
   static void check_threads(int n) {
     if (n < 1) throw InvalidArgument("Sequential: threads must be >= 1, got " + std::to_string(n));
@@ -577,6 +586,40 @@ class Sequential {
       r.layers.front()->set_input_grad(false);
       link_fused_embeddings(r.layers);
       replicas_.push_back(std::move(r));
+    }
+    share_distinct_tables();
+  }
+  // Appends the recurrent layers of stack k that read an Embedding's table (in stack order) to `out`.
+  void table_readers(int k, std::vector<Recurrent<T>*>& out) {
+    auto& L = stack(k);
+    for (std::size_t i = 0; i + 1 < L.size(); ++i) {
+      auto* rec = dynamic_cast<EmbeddingReader<T>*>(L[i + 1].get());
+      if (rec && rec->fused_embedding() == L[i].get()) rec->readers(out);
+    }
+  }
+  // With several threads, one detail::SharedDistinct per recurrent layer that reads an Embedding's table,
+  // attached to that layer in every replica (see slice_gradients).
+  void share_distinct_tables() {
+    shared_.clear();
+    std::vector<Recurrent<T>*> first;
+    table_readers(0, first);
+    for (Recurrent<T>* r : first) r->share_distinct(nullptr, 0);
+    if (opt_.threads < 2) return;
+    for (std::size_t i = 0; i < first.size(); ++i)
+      shared_.push_back({std::make_unique<detail::SharedDistinct<T>>(), {}});
+    refresh_table_readers();
+    for (auto& t : shared_)
+      for (int k = 0; k < opt_.threads; ++k) t.members[static_cast<std::size_t>(k)]->share_distinct(t.table.get(), k);
+  }
+  // shared_[i].members[k] := the i-th table reader of stack k, its parameters bound to the current storage
+  // (Bidirectional binds its directions when it runs; the shared products run before it does).
+  void refresh_table_readers() {
+    readers_.clear();
+    for (auto& t : shared_) t.members.clear();
+    for (int k = 0; k < opt_.threads; ++k) {
+      readers_.clear();
+      table_readers(k, readers_);
+      for (std::size_t i = 0; i < readers_.size(); ++i) shared_[i].members.push_back(readers_[i]);
     }
   }
   // An Embedding (without mask_zero) followed by a recurrent layer: the recurrent layer may read the ids
@@ -792,7 +835,36 @@ class Sequential {
                                                                          const Index* idx, Index b) {
     const T scale = static_cast<T>(1.0 / static_cast<double>(b * output_shape_.rows_per_sample()));
     const int n = static_cast<int>(std::min<Index>(opt_.threads, b));
+    // The products over the batch's distinct ids of a table read through (detail::SharedDistinct): a share of
+    // them on each thread before the slices and after, instead of each slice's over its own distinct ids.
+    struct Deactivate {
+      std::vector<SharedTable>& tables;
+      ~Deactivate() {
+        for (auto& t : tables) t.table->active = false;
+      }
+    } deactivate{shared_};
+    bool shared = false;
+    if (n > 1 && input_shape_.encoding == Encoding::Ids &&
+        std::any_of(shared_.begin(), shared_.end(), [](const SharedTable& t) { return t.members[0]->may_share(); })) {
+      refresh_table_readers();
+      for (auto& t : shared_)
+        shared = t.members[0]->begin_shared_batch(x.data(), idx, b, input_shape_.steps, (b + n - 1) / n, n) || shared;
+    }
+    const auto pieces = [&](bool forward) {
+      pool_->run(n, [&](int k) {
+        for (auto& t : shared_) {
+          if (!t.table->active) continue;
+          Recurrent<T>* r = t.members[static_cast<std::size_t>(k)];
+          if (forward)
+            r->shared_forward_piece(k, n);
+          else
+            r->shared_backward_piece(k, n);
+        }
+      });
+    };
+    if (shared) pieces(true);
     run_slices(b, [&](int k, Index s, Index e) { slice_train(k, x, y, idx + s, e - s, scale); });
+    if (shared) pieces(false);
     std::pair<double, std::vector<double>> r{0.0, std::vector<double>(metrics_.size(), 0.0)};
     for (int k = 0; k < n; ++k) {
       const Worker& w = workers_[static_cast<std::size_t>(k)];
@@ -985,6 +1057,8 @@ class Sequential {
   std::vector<T> values_, grads_, snapshot_;
   std::vector<char> finite_;  // per parameter piece of a step: whether the new values are all finite
   std::vector<Replica> replicas_;
+  std::vector<SharedTable> shared_;     // with several threads (share_distinct_tables)
+  std::vector<Recurrent<T>*> readers_;  // workspace of refresh_table_readers
   StepTiming timing_;
   std::vector<Worker> workers_;
   std::uint64_t slice_seed_ = 0;  // of the current step (draw_slice_seeds)
