@@ -594,6 +594,9 @@ TEST_CASE("fit: threads share the products over a batch's distinct ids and give 
       CHECK(present > detail::SharedDistinct<double>::kChunk * threads);  // more than one chunk a thread
       many.evaluate(x, y);  // evaluation after a shared step reads the table of its own batch
       CHECK_FALSE(reader(many).read_shared_table());
+      many.set_threads(1);  // back to one thread: the layer's own table again
+      CHECK(many.compute_gradients(x, y) == Approx(loss).epsilon(1e-13));
+      CHECK_FALSE(reader(many).read_shared_table());
     }
   }
 }

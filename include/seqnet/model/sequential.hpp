@@ -600,6 +600,7 @@ class Sequential {
   // With several threads, one detail::SharedDistinct per recurrent layer that reads an Embedding's table,
   // attached to that layer in every replica (see slice_gradients).
   void share_distinct_tables() {
+    if (opt_.threads < 2 && shared_.empty()) return;  // nothing attached
     shared_.clear();
     std::vector<Recurrent<T>*> first;
     table_readers(0, first);
