@@ -208,8 +208,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     if (2 * vocab <= rows) return true;
     if (D_ < kDistinctMinFeatures) return false;
     const Index distinct = detail::count_distinct_ids(x, vocab);
-    const Index table_bytes = distinct * this->param(0).cols() * static_cast<Index>(sizeof(T));
-    return distinct >= 0 && 4 * distinct <= 3 * rows && table_bytes <= kDistinctTableBytes;
+    return distinct >= 0 && distinct_pays(distinct, rows);
   }
   /// Fewest input features for which fuses_embedding reads a batch's distinct ids through the table: per
   /// row, the path saves 3 D kH multiply-adds and adds the scatter of kH gate gradients.
@@ -257,9 +256,8 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     }
     detail::to_distinct_slots(s.ids.data(), rows, V, s.distinct, s.slot);  // s.slot: id -> slot
     const Index U = static_cast<Index>(s.distinct.size());
-    if (4 * U > 3 * rows || U * kH * static_cast<Index>(sizeof(T)) > kDistinctTableBytes) return false;
-    // As in project: room for an eighth more ids than this batch has, so the next batches reallocate nothing.
-    const Index cap = s.Q.cols() >= U && s.Q.rows() == kH ? s.Q.cols() : std::min(U + U / 8, std::min(rows, V));
+    if (!distinct_pays(U, rows)) return false;
+    const Index cap = distinct_capacity(s.Q.cols(), U, rows);
     s.Eu.resize(cap, D_);
     s.EuT.resize(detail::padded_rows<T>(D_), cap);
     s.Q.resize(kH, cap);
@@ -449,13 +447,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     }
     // The table the ids are gathered from: W (one-hot input), P = E W (fused), or P = E_u W for the U
     // distinct ids of the batch (fused, distinct_only(); E_u = E[distinct]). The buffers of the distinct ids
-    // have `cap` rows, of which a batch uses its first U: they grow to an eighth more than a batch needs
-    // (at most min(V, T*B)), so the next batches, whose counts differ little, reallocate nothing.
+    // have `cap` rows (distinct_capacity), of which a batch uses its first U.
     const Index U = static_cast<Index>(distinct_.size());
     const bool distinct = fused && distinct_only();
-    const Index cap = !distinct         ? 0
-                      : Eu_.rows() >= U ? Eu_.rows()
-                                        : std::min(U + U / 8, std::min(rows, emb_->param(0).rows()));
+    const Index cap = distinct ? distinct_capacity(Eu_.rows(), U, rows) : 0;
     Index table_rows = onehot ? W.rows() : 0;
     if (distinct) {
       Eu_.resize(cap, D_);
@@ -644,6 +639,18 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   /// than T*B / 2 rows. Only with fused input.
   bool distinct_only() const { return 2 * emb_->param(0).rows() > T_ * B_; }
 
+  /// Whether reading a batch of `rows` ids at its `distinct` distinct ids pays (fuses_embedding): at most 3/4
+  /// as many as rows, and a table (distinct x kH) of at most kDistinctTableBytes.
+  bool distinct_pays(Index distinct, Index rows) const {
+    const Index table_bytes = distinct * this->param(0).cols() * static_cast<Index>(sizeof(T));
+    return 4 * distinct <= 3 * rows && table_bytes <= kDistinctTableBytes;
+  }
+  /// Rows for the buffers of a table of U distinct ids of a batch of `rows` ids, which now have `have`: as
+  /// they are when that is enough, else an eighth more than U (at most min(V, rows)), so that the next
+  /// batches, whose counts differ little, reallocate nothing.
+  Index distinct_capacity(Index have, Index U, Index rows) const {
+    return have >= U ? have : std::min(U + U / 8, std::min(rows, emb_->param(0).rows()));
+  }
   /// The table the gathers read (shared in a multi-thread step, see detail::SharedDistinct).
   const Matrix<T>& table() const { return shared_step_ ? shared_->Q : Q_; }
   /// Where the backward sums dG by slot, transposed: this replica's dPt of the shared table, or Q_.

@@ -615,7 +615,6 @@ class Sequential {
   // shared_[i].members[k] := the i-th table reader of stack k, its parameters bound to the current storage
   // (Bidirectional binds its directions when it runs; the shared products run before it does).
   void refresh_table_readers() {
-    readers_.clear();
     for (auto& t : shared_) t.members.clear();
     for (int k = 0; k < opt_.threads; ++k) {
       readers_.clear();
