@@ -527,14 +527,15 @@ int run_model(const Options& o) {
       "{\"framework\": \"seqnet\", \"version\": \"%d.%d.%d\", \"config\": \"%s\", \"threads\": %d, \"batch\": %ld, "
       "\"infer_batch\": %ld, \"steps\": %ld, \"train_samples_per_s\": %.3f, \"infer_samples_per_s\": %.3f, "
       "\"train_batches\": %ld, \"infer_batches\": %ld, \"peak_rss_mb\": %.1f, \"params\": %ld, \"last_loss\": %.6f, "
-      "\"train_slices_us\": %.2f, \"train_update_us\": %.2f, \"train_imbalance_us\": %.2f, "
+      "\"train_slices_us\": %.2f, \"train_shared_us\": %.2f, \"train_update_us\": %.2f, \"train_imbalance_us\": %.2f, "
       "\"train_thread_busy_us\": %s, \"train_step_us_p10\": %.2f, \"train_step_us_p50\": %.2f, "
       "\"infer_batch_us_p10\": %.2f, \"infer_batch_us_p50\": %.2f, \"simd\": \"%s\"}\n",
       SEQNET_BENCH_VERSION_MAJOR, SEQNET_BENCH_VERSION_MINOR, SEQNET_BENCH_VERSION_PATCH, o.config.c_str(), o.threads,
       o.batch, o.infer_batch, static_cast<long>(m.steps), train.per_s * static_cast<double>(o.batch),
       infer.per_s * static_cast<double>(o.infer_batch), train.calls, infer.calls, peak_rss_mb(),
-      static_cast<long>(model.num_params()), loss, st.slices * per_step, st.update * per_step, st.imbalance * per_step,
-      busy.c_str(), train.p10_us, train.p50_us, infer.p10_us, infer.p50_us, Eigen::SimdInstructionSetsInUse());
+      static_cast<long>(model.num_params()), loss, st.slices * per_step, st.shared * per_step, st.update * per_step,
+      st.imbalance * per_step, busy.c_str(), train.p10_us, train.p50_us, infer.p10_us, infer.p50_us,
+      Eigen::SimdInstructionSetsInUse());
   return 0;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where a seqnet training step's time goes at 1 and 2 threads: runs seqnet_bench several times per
 configuration (1 thread at the full batch, 1 thread at half the batch, 2 threads at the full batch, in turn)
-and prints the medians of its step-timing fields (Sequential::step_timing) as a Markdown table.
+and prints the medians of its step-timing fields (Sequential::step_timing) as a Markdown table; "shared us"
+is the part of the slices phase spent on the products over a batch's distinct ids that the threads share.
 
 Usage:
   bench/step_phases.py --bench-binary build-bench/bench/seqnet_bench --configs emb_rnn,emb_lstm --runs 5
@@ -23,9 +24,9 @@ def main(argv):
     a = p.parse_args(argv)
     half = a.batch // 2
     settings = [(1, a.batch), (1, half), (2, a.batch)]
-    print("| config | threads | batch | samples/s | step us | slices us | update us | imbalance us "
+    print("| config | threads | batch | samples/s | step us | slices us | shared us | update us | imbalance us "
           "| busy us per thread |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for config in a.configs.split(","):
         got = {s: [] for s in settings}
         for _ in range(a.runs):
@@ -38,7 +39,7 @@ def main(argv):
                              for k in range(threads))
             rate = med("train_samples_per_s")
             print(f"| {config} | {threads} | {batch} | {rate:,.0f} | {1e6 * batch / rate:.1f} "
-                  f"| {med('train_slices_us'):.1f} | {med('train_update_us'):.1f} "
+                  f"| {med('train_slices_us'):.1f} | {med('train_shared_us'):.1f} | {med('train_update_us'):.1f} "
                   f"| {med('train_imbalance_us'):.1f} | {busy} |", flush=True)
     return 0
 

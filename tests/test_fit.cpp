@@ -220,6 +220,7 @@ TEST_CASE("fit: step timing counts every step and splits its time into phases an
     CHECK(t.imbalance >= 0.0);
     CHECK(t.imbalance <= t.slices);
     if (threads == 1) CHECK(t.imbalance == 0.0);
+    CHECK(t.shared == 0.0);  // no Embedding read through a recurrent layer's table
     m.reset_step_timing();
     CHECK(m.step_timing().steps == 0);
     CHECK(m.step_timing().slices == 0.0);
@@ -597,7 +598,16 @@ TEST_CASE("fit: threads share the products over a batch's distinct ids and give 
       many.set_threads(1);  // back to one thread: the layer's own table again
       CHECK(many.compute_gradients(x, y) == Approx(loss).epsilon(1e-13));
       CHECK_FALSE(reader(many).read_shared_table());
+      // A training step's timing counts the shared products, inside its slices phase.
+      Sequential<double> timed = make(threads);
+      timed.train_on_batch(x, y);
+      CHECK(reader(timed).read_shared_table());
+      CHECK(timed.step_timing().shared > 0.0);
+      CHECK(timed.step_timing().shared < timed.step_timing().slices);
     }
+    one.train_on_batch(x, y);
+    CHECK(one.step_timing().steps == 1);
+    CHECK(one.step_timing().shared == 0.0);
   }
 }
 

@@ -108,6 +108,9 @@ struct StepTiming {
   long long steps = 0;
   double slices = 0.0;       ///< the slices phase, from the start of the step to the end of its last slice
                              ///< (and of the shared products after it)
+  double shared = 0.0;       ///< the part of `slices` spent on the shared products over the batch's distinct
+                             ///< ids, before the slices and after them (detail::SharedDistinct; zero at 1
+                             ///< thread and for models without a table read through)
   double update = 0.0;       ///< the rest of the step
   double imbalance = 0.0;    ///< last slice end - first slice end, summed over the steps
   std::vector<double> busy;  ///< per thread: time inside its own slices
@@ -862,9 +865,15 @@ class Sequential {
         }
       });
     };
-    if (shared) pieces(true);
+    shared_seconds_ = 0.0;
+    const auto timed_pieces = [&](bool forward) {
+      const auto start = std::chrono::steady_clock::now();
+      pieces(forward);
+      shared_seconds_ += seconds_since(start);
+    };
+    if (shared) timed_pieces(true);
     run_slices(b, [&](int k, Index s, Index e) { slice_train(k, x, y, idx + s, e - s, scale); });
-    if (shared) pieces(false);
+    if (shared) timed_pieces(false);
     std::pair<double, std::vector<double>> r{0.0, std::vector<double>(metrics_.size(), 0.0)};
     for (int k = 0; k < n; ++k) {
       const Worker& w = workers_[static_cast<std::size_t>(k)];
@@ -962,6 +971,7 @@ class Sequential {
     const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
     timing_.steps += 1;
     timing_.slices += secs(start, now);
+    timing_.shared += shared_seconds_;
     timing_.busy.resize(static_cast<std::size_t>(opt_.threads), 0.0);
     auto first = workers_[0].end, last = workers_[0].end;
     for (int k = 0; k < slices; ++k) {
@@ -1060,6 +1070,7 @@ class Sequential {
   std::vector<SharedTable> shared_;     // with several threads (share_distinct_tables)
   std::vector<Recurrent<T>*> readers_;  // workspace of refresh_table_readers
   StepTiming timing_;
+  double shared_seconds_ = 0.0;  // the shared products' time in the last slice_gradients (StepTiming::shared)
   std::vector<Worker> workers_;
   std::uint64_t slice_seed_ = 0;  // of the current step (draw_slice_seeds)
   // compile
