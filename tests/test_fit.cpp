@@ -545,7 +545,7 @@ TEST_CASE("fit: threads share the products over a batch's distinct ids and give 
   // 96 samples of 6 ids below 400 in a table of 1,000 rows of 32 features: on one thread the recurrent
   // layer reads the batch's distinct ids (about 300) through the table; on 2 and 3 threads the replicas
   // share one table of the batch's distinct ids (detail::SharedDistinct), a share of its products on each
-  // thread, in chunks of kChunk ids and a shorter last one.
+  // thread, in chunks of kDistinctChunk ids and a shorter last one.
   Rng r(4);
   Tensor<double> x({96, 6}), y({96});
   for (Index i = 0; i < 96; ++i) {
@@ -592,7 +592,7 @@ TEST_CASE("fit: threads share the products over a batch's distinct ids and give 
         present += in_batch ? 1 : 0;
         CHECK((dE.row(id).squaredNorm() > 0.0) == in_batch);
       }
-      CHECK(present > detail::SharedDistinct<double>::kChunk * threads);  // more than one chunk a thread
+      CHECK(present > detail::kDistinctChunk * threads);  // more than one chunk a thread
       many.evaluate(x, y);  // evaluation after a shared step reads the table of its own batch
       CHECK_FALSE(reader(many).read_shared_table());
       many.set_threads(1);  // back to one thread: the layer's own table again

@@ -162,6 +162,24 @@ TEST_CASE("Fused embedding: a table of more than half the batch's rows is read a
     }
 }
 
+TEST_CASE("Fused embedding: the backward over many distinct ids runs chunk by chunk", "[fused][distinct]") {
+  // 300 rows of ids below 1,000: more than two chunks of distinct ids (detail::kDistinctChunk) and a shorter
+  // last one, whose dW and dE (Recurrent::distinct_weight_grads) must match the Embedding layer's.
+  const Index vocab = 1000, batch = 60;
+  const SeqBatch<double> ids = random_ids(3, vocab, batch);
+  const Index distinct = detail::count_distinct_ids(ids, vocab);
+  REQUIRE(distinct > 2 * detail::kDistinctChunk);
+  REQUIRE(distinct % detail::kDistinctChunk != 0);
+  LSTM<double> l(4);
+  check_fused_equals_unfused(l, Mode::Train, vocab, batch);
+  GRU<double> g(3);
+  check_fused_equals_unfused(g, Mode::Train, vocab, batch);
+  SimpleRNNOptions so;
+  so.go_backwards = true;
+  SimpleRNN<double> r(5, so);
+  check_fused_equals_unfused(r, Mode::Train, vocab, batch);
+}
+
 TEST_CASE("Fused embedding: distinct ids too many to gather from a transposed table, in evaluation",
           "[fused][distinct][eval]") {
   // 2,000 x 5 rows of 20,000 ids: about 7,900 distinct, times 32 gate columns of doubles is more than

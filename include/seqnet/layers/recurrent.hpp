@@ -109,6 +109,11 @@ struct RecurrentSettings {
 
 namespace detail {
 
+/// Ids per chunk of the backward products over a batch's distinct ids (Recurrent::distinct_weight_grads): dP
+/// of a chunk (128 KB for kH = 512 floats) stays in a core's L2 cache between the sum that writes it and the
+/// two products that read it.
+constexpr Index kDistinctChunk = 64;
+
 /// The products over a training batch's distinct ids (fused embedding, distinct ids only; see the file
 /// comment) that the N replicas of one recurrent layer share in a step on N threads (Sequential): the model
 /// fills the table before the slices (Recurrent::begin_shared_batch on one replica, then
@@ -127,13 +132,10 @@ struct SharedDistinct {
   Matrix<T> Wt;                                   // W^T (padded column stride)
   Matrix<T> Q;                                    // W^T E_u^T (kH x cap): column u is the gate row of slot u
   std::vector<Matrix<T>> dPt;                     // per replica: its sum of dG by slot, transposed (kH x cap)
-  /// Per thread, for a chunk of kChunk ids of its share: the replicas' dPt there, their sum transposed
-  /// (dP, kChunk x kH, padded) and dP W^T (dEu, kChunk x D).
+  /// Per thread, for a chunk of kDistinctChunk ids of its share: the replicas' dPt there, their sum
+  /// transposed (dP, kDistinctChunk x kH, padded) and dP W^T (dEu, kDistinctChunk x D).
   std::vector<std::vector<Cols<const T>>> parts;
   std::vector<Matrix<T>> dP, dEu;
-  /// Ids per chunk: dP of a chunk (128 KB for kH = 512 floats) stays in a core's L2 cache between the sum
-  /// that writes it and the two products that read it.
-  static constexpr Index kChunk = 64;
 };
 
 }  // namespace detail
@@ -268,8 +270,8 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     s.dEu.resize(s.dPt.size());
     for (std::size_t k = 0; k < s.dPt.size(); ++k) {
       s.parts[k].resize(s.dPt.size());
-      s.dP[k].resize(detail::padded_rows<T>(s.kChunk), kH);
-      s.dEu[k].resize(s.kChunk, D_);
+      s.dP[k].resize(detail::padded_rows<T>(detail::kDistinctChunk), kH);
+      s.dEu[k].resize(detail::kDistinctChunk, D_);
     }
     s.Wt.resize(detail::padded_rows<T>(kH), D_);
     detail::transpose_into(detail::cols_of(this->param(0)), D_, kH, detail::mutable_cols_of(s.Wt));
@@ -290,31 +292,15 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     detail::rec_mul_set(s.Wt.topRows(this->param(0).cols()), s.EuT.block(0, lo, D_, m), s.Q.middleCols(lo, m));
   }
   /// Part k of n of the shared table's backward products, on replica k after all `n` replicas' backward:
-  /// for its share of the distinct ids, a chunk of kChunk ids at a time, dP = the sum of the replicas' dPt
-  /// (transposed on the way, so that both products read it contiguously over k), then dW += E_u^T dP and
-  /// dE[distinct] += dP W^T, into this replica's gradients.
+  /// for its share of the distinct ids, dW += E_u^T dP and dE[distinct] += dP W^T with dP the sum of the
+  /// replicas' dPt (distinct_weight_grads), into this replica's gradients.
   void shared_backward_piece(int k, int n) {
     detail::SharedDistinct<T>& s = *shared_;
     const auto [lo, m] = shared_piece(k, n);
-    const Index kH = this->param(0).cols();
     const auto kk = static_cast<std::size_t>(k);
-    std::vector<detail::Cols<const T>>& parts = s.parts[kk];
-    eigen_assert(static_cast<std::size_t>(n) <= s.dPt.size() && static_cast<std::size_t>(n) <= parts.size());
-    auto dW = this->grad(0);
-    auto dE = emb_->grad(0);
-    for (Index c0 = lo; c0 < lo + m; c0 += s.kChunk) {
-      const Index c = std::min(s.kChunk, lo + m - c0);
-      for (int j = 0; j < n; ++j)
-        parts[static_cast<std::size_t>(j)] = {s.dPt[static_cast<std::size_t>(j)].data() + c0 * kH, kH};
-      const auto dP = s.dP[kk].topRows(c);
-      detail::transpose_sum_into(parts.data(), n, kH, c, detail::mutable_cols_of(dP));
-      detail::small_gemm(D_, kH, c, s.EuT.data() + c0 * s.EuT.rows(), s.EuT.rows(), dP.data(), Index(1),
-                         dP.outerStride(), dW.data(), dW.outerStride(), true);  // dW += E_u^T dP
-      const auto dEu = s.dEu[kk].topRows(c);
-      detail::rec_mul_set(dP, s.Wt.topRows(kH), dEu);  // dE_u = dP W^T
-      for (Index d = 0; d < D_; ++d)
-        for (Index u = 0; u < c; ++u) dE(s.distinct[static_cast<std::size_t>(c0 + u)], d) += dEu(u, d);
-    }
+    eigen_assert(static_cast<std::size_t>(n) <= s.dPt.size() && static_cast<std::size_t>(n) <= s.parts[kk].size());
+    distinct_weight_grads(s.dPt.data(), n, lo, m, s.distinct.data(), s.EuT, s.Wt, s.dP[kk], s.dEu[kk],
+                          s.parts[kk].data());
   }
 
   /// A new, unbuilt layer of the same type and settings that reads the sequence in the other direction
@@ -584,15 +570,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       const Index U = static_cast<Index>(distinct_.size()), kH = dG.cols();
       eigen_assert(by_table_ && Q_.rows() == kH && Q_.cols() >= U && EuT_.rows() >= D_ && EuT_.cols() >= U);
       if (!scattered) detail::scatter_rows_into(ids_, dG, U, Q_.data(), kH);
-      detail::small_gemm(D_, kH, U, EuT_.data(), EuT_.rows(), Q_.data(), kH, Index(1), dW.data(), dW.outerStride(),
-                         true);                    // dW += E_u^T dP = E_u^T (Q^T), k (the U ids) in blocks
-      Wc_.resize(detail::padded_rows<T>(D_), kH);  // W with a padded column stride
-      Wc_.topRows(D_) = W;
-      dEuT_.resize(D_, EuT_.cols());
-      detail::rec_mul_set(Wc_.topRows(D_), Q_.leftCols(U), dEuT_.leftCols(U));  // dE_u^T = W dP^T
-      dEu_.resize(EuT_.cols(), D_);
-      detail::transpose_into(detail::cols_of(dEuT_), D_, U, detail::mutable_cols_of(dEu_));
-      emb_->grad(0)(distinct_, Eigen::all) += dEu_.topRows(U);  // dE[distinct] += dE_u (distinct: no repeats)
+      dPc_.resize(detail::padded_rows<T>(detail::kDistinctChunk), kH);
+      dEuc_.resize(detail::kDistinctChunk, D_);
+      detail::Cols<const T> part{};
+      distinct_weight_grads(&Q_, 1, 0, U, distinct_.data(), EuT_, Wt_, dPc_, dEuc_, &part);  // dW, dE[distinct]
       return;
     }
     if (is_fused_input(x)) {
@@ -617,6 +598,37 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       detail::rec_mul_set(dG, Wp_, dx.values);  // dX' = dG W^T
       if (drop_x_)
         for (Index t = 0; t < T_; ++t) dx.values.middleRows(t * B_, B_).array() *= Mx_.array();  // dX = dX' .* M_x
+    }
+  }
+
+  /// The backward products over the distinct ids lo .. lo + m of a batch read through a table of distinct
+  /// ids (`distinct`: the ids, ascending): dW += E_u^T dP into this layer's kernel gradient and
+  /// dE[distinct] += dP W^T into the Embedding's, where dP^T (kH x U, one id's kH values per column) is the
+  /// sum of the n matrices dpt[0 .. n) (kH rows each: one replica's dPt each in a step on n threads; Q_
+  /// alone on one thread). A chunk of kDistinctChunk ids at a time: the chunk's dP^T summed and transposed into `dP`
+  /// (kDistinctChunk x kH, padded rows), which both products then read contiguously over k while it stays in
+  /// L2, and dP W^T into `dEu` (kDistinctChunk x D), added to the ids' rows of dE. EuT: E_u^T (D x U, padded
+  /// rows); Wt: W^T (kH x D, padded rows); `parts`: n entries of scratch.
+  void distinct_weight_grads(const Matrix<T>* dpt, int n, Index lo, Index m, const std::int32_t* distinct,
+                             const Matrix<T>& EuT, const Matrix<T>& Wt, Matrix<T>& dP, Matrix<T>& dEu,
+                             detail::Cols<const T>* parts) {
+    const Index kH = this->param(0).cols();
+    for (int j = 0; j < n; ++j) eigen_assert(dpt[j].rows() == kH && dpt[j].cols() >= lo + m);
+    eigen_assert(dP.rows() >= detail::kDistinctChunk && dP.cols() == kH && dEu.rows() >= detail::kDistinctChunk &&
+                 dEu.cols() == D_ && EuT.rows() >= D_ && Wt.rows() >= kH && Wt.cols() == D_);
+    auto dW = this->grad(0);
+    auto dE = emb_->grad(0);
+    for (Index c0 = lo; c0 < lo + m; c0 += detail::kDistinctChunk) {
+      const Index c = std::min(detail::kDistinctChunk, lo + m - c0);
+      for (int j = 0; j < n; ++j) parts[j] = {dpt[j].data() + c0 * kH, kH};
+      const auto dPc = dP.topRows(c);
+      detail::transpose_sum_into(parts, n, kH, c, detail::mutable_cols_of(dPc));
+      detail::small_gemm(D_, kH, c, EuT.data() + c0 * EuT.rows(), EuT.rows(), dPc.data(), Index(1), dPc.outerStride(),
+                         dW.data(), dW.outerStride(), true);  // dW += E_u^T dP
+      const auto dEc = dEu.topRows(c);
+      detail::rec_mul_set(dPc, Wt.topRows(kH), dEc);  // dE_u = dP W^T
+      for (Index d = 0; d < D_; ++d)
+        for (Index u = 0; u < c; ++u) dE(distinct[c0 + u], d) += dEc(u, d);
     }
   }
 
@@ -732,10 +744,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
   Matrix<T> Mx_, Mh_, Xd_, Xs_, Hd_, hd_;
   detail::PackedRhs<T> Wp_;  // dense input: W packed for X_t W at every step, then W^T for dX
   Matrix<T> P_, dP_;         // fused embedding: E W (or E[distinct] W in evaluation), dP
-  Matrix<T> Eu_, dEu_;       // fused embedding, distinct ids only: E[distinct] and its gradient
-  Matrix<T> EuT_, dEuT_;     // the same transposed (D x cap; EuT_ with padded_rows(D) rows)
-  Matrix<T> Wt_, Wc_;  // fused embedding, distinct ids only, with padded_rows rows: W^T, for Q = W^T E[distinct]^T,
-                       // and W, for dE_u^T = W dP^T
+  Matrix<T> Eu_, EuT_;       // fused embedding, distinct ids only: E[distinct] and its transpose (D x cap,
+                             // padded_rows(D) rows)
+  Matrix<T> Wt_;             // the same: W^T (padded_rows rows), for Q = W^T E[distinct]^T and dP W^T
+  Matrix<T> dPc_, dEuc_;     // the same: a chunk's dP and dP W^T (distinct_weight_grads)
   std::vector<std::int32_t> distinct_, slot_;  // the distinct ids, ascending; a workspace of V entries
   Matrix<T> Q_;                                // the table the gathers read, transposed: P^T (fused) or W^T (one-hot);
                  // distinct ids in training: also dP^T in the backward (after the gathers)
