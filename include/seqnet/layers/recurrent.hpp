@@ -613,7 +613,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
                              const Matrix<T>& EuT, const Matrix<T>& Wt, Matrix<T>& dP, Matrix<T>& dEu,
                              detail::Cols<const T>* parts) {
     const Index kH = this->param(0).cols();
-    for (int j = 0; j < n; ++j) eigen_assert(dpt[j].rows() == kH && dpt[j].cols() >= lo + m);
+    eigen_assert(std::all_of(dpt, dpt + n, [&](const Matrix<T>& d) { return d.rows() == kH && d.cols() >= lo + m; }));
     eigen_assert(dP.rows() >= detail::kDistinctChunk && dP.cols() == kH && dEu.rows() >= detail::kDistinctChunk &&
                  dEu.cols() == D_ && EuT.rows() >= D_ && Wt.rows() >= kH && Wt.cols() == D_);
     auto dW = this->grad(0);
