@@ -79,28 +79,6 @@ inline void for_each_tile(Index rows, Index cols, F&& f) {
     for (Index c = 0; c < cols; ++c) f.scalar(r0, c);
 }
 
-/// One tile or one entry of dst = src^T (transpose_into).
-template <typename T>
-struct TransposeOp {
-  Cols<const T> src;
-  Cols<T> dst;
-  template <typename P>
-  void tile(Index r0, Index c0) const {
-    namespace ei = Eigen::internal;
-    Tile<P> t;
-    for (int q = 0; q < Tile<P>::S; ++q) t.b.packet[q] = ei::ploadu<P>(src.col(c0 + q) + r0);
-    ei::ptranspose(t.b);  // packet q: row r0 + q of src, columns c0 ..
-    for (int q = 0; q < Tile<P>::S; ++q) ei::pstoreu(dst.col(r0 + q) + c0, t.b.packet[q]);
-  }
-  void scalar(Index r, Index c) const { dst.col(r)[c] = src.col(c)[r]; }
-};
-
-/// dst = src^T: src rows x cols, dst cols x rows.
-template <typename T>
-inline void transpose_into(Cols<const T> src, Index rows, Index cols, Cols<T> dst) {
-  for_each_tile<T>(rows, cols, TransposeOp<T>{src, dst});
-}
-
 /// One tile or one entry of dst = (src[0] + ... + src[n-1])^T (transpose_sum_into).
 template <typename T>
 struct TransposeSumOp {
@@ -115,7 +93,7 @@ struct TransposeSumOp {
     for (int j = 1; j < n; ++j)
       for (int q = 0; q < Tile<P>::S; ++q)
         t.b.packet[q] = ei::padd(t.b.packet[q], ei::ploadu<P>(src[j].col(c0 + q) + r0));
-    ei::ptranspose(t.b);
+    ei::ptranspose(t.b);  // packet q: row r0 + q of the sum, columns c0 ..
     for (int q = 0; q < Tile<P>::S; ++q) ei::pstoreu(dst.col(r0 + q) + c0, t.b.packet[q]);
   }
   void scalar(Index r, Index c) const {
@@ -129,6 +107,12 @@ struct TransposeSumOp {
 template <typename T>
 inline void transpose_sum_into(const Cols<const T>* src, int n, Index rows, Index cols, Cols<T> dst) {
   for_each_tile<T>(rows, cols, TransposeSumOp<T>{src, n, dst});
+}
+
+/// dst = src^T: src rows x cols, dst cols x rows.
+template <typename T>
+inline void transpose_into(Cols<const T> src, Index rows, Index cols, Cols<T> dst) {
+  transpose_sum_into(&src, 1, rows, cols, dst);
 }
 
 /// One tile or one entry of gather_table_rows.

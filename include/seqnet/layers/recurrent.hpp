@@ -273,8 +273,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       s.dP[k].resize(detail::padded_rows<T>(detail::kDistinctChunk), kH);
       s.dEu[k].resize(detail::kDistinctChunk, D_);
     }
-    s.Wt.resize(detail::padded_rows<T>(kH), D_);
-    detail::transpose_into(detail::cols_of(this->param(0)), D_, kH, detail::mutable_cols_of(s.Wt));
+    transposed_kernel(s.Wt);
     s.active = true;
     return true;
   }
@@ -284,12 +283,8 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     detail::SharedDistinct<T>& s = *shared_;
     const auto [lo, m] = shared_piece(k, n);
     if (m == 0) return;
-    const auto E = emb_->param(0);
-    for (Index d = 0; d < D_; ++d)
-      for (Index u = lo; u < lo + m; ++u) s.Eu(u, d) = E(s.distinct[static_cast<std::size_t>(u)], d);
-    detail::transpose_into(detail::cols_of(s.Eu.middleRows(lo, m)), m, D_,
-                           detail::mutable_cols_of(s.EuT.middleCols(lo, m)));
-    detail::rec_mul_set(s.Wt.topRows(this->param(0).cols()), s.EuT.block(0, lo, D_, m), s.Q.middleCols(lo, m));
+    gather_distinct_rows(s.distinct.data(), lo, m, s.Eu);
+    distinct_table(lo, m, s.Eu, s.EuT, s.Wt, s.Q);
   }
   /// Part k of n of the shared table's backward products, on replica k after all `n` replicas' backward:
   /// for its share of the distinct ids, dW += E_u^T dP and dE[distinct] += dP W^T with dP the sum of the
@@ -440,7 +435,7 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
     Index table_rows = onehot ? W.rows() : 0;
     if (distinct) {
       Eu_.resize(cap, D_);
-      Eu_.topRows(U) = emb_->param(0)(distinct_, Eigen::all);  // E_u = E[distinct]
+      gather_distinct_rows(distinct_.data(), 0, U, Eu_);  // E_u = E[distinct]
       table_rows = U;
     } else if (fused) {
       P_.resize(emb_->param(0).rows(), W.cols());
@@ -460,12 +455,10 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       // contiguous over k, where E_u's are a whole column of cap values apart at every k; the backward pass
       // reads it too (dW += E_u^T dP). Both W^T and E_u^T, left operands of the kernel, have padded column
       // strides (detail::padded_rows).
-      Wt_.resize(detail::padded_rows<T>(W.cols()), D_);
-      detail::transpose_into(detail::cols_of(W), D_, W.cols(), detail::mutable_cols_of(Wt_));
+      transposed_kernel(Wt_);
       EuT_.resize(detail::padded_rows<T>(D_), cap);
-      detail::transpose_into(detail::cols_of(Eu_), U, D_, detail::mutable_cols_of(EuT_));
       Q_.resize(W.cols(), cap);
-      detail::rec_mul_set(Wt_.topRows(W.cols()), EuT_.topLeftCorner(D_, U), Q_.leftCols(U));
+      distinct_table(0, U, Eu_, EuT_, Wt_, Q_);
     } else if (by_table_) {
       Q_.resize(W.cols(), table_rows);
       if (fused)
@@ -599,6 +592,29 @@ class Recurrent : public Layer<T>, public EmbeddingReader<T> {
       if (drop_x_)
         for (Index t = 0; t < T_; ++t) dx.values.middleRows(t * B_, B_).array() *= Mx_.array();  // dX = dX' .* M_x
     }
+  }
+
+  /// W^T into Wt (kH x D, padded rows): the left operand of Q = W^T E_u^T and the right one of dE_u = dP W^T.
+  void transposed_kernel(Matrix<T>& Wt) const {
+    const Index kH = this->param(0).cols();
+    Wt.resize(detail::padded_rows<T>(kH), D_);
+    detail::transpose_into(detail::cols_of(this->param(0)), D_, kH, detail::mutable_cols_of(Wt));
+  }
+  /// Rows lo .. lo + m of Eu := the Embedding's rows distinct[lo .. lo + m) (E_u = E[distinct]).
+  void gather_distinct_rows(const std::int32_t* distinct, Index lo, Index m, Matrix<T>& Eu) const {
+    const Eigen::Map<const Eigen::Array<std::int32_t, Eigen::Dynamic, 1>> ids(distinct + lo, m);
+    Eu.middleRows(lo, m) = emb_->param(0)(ids, Eigen::all);
+  }
+  /// The forward products over the distinct ids lo .. lo + m of a batch read through a table of distinct ids,
+  /// from rows lo .. of Eu (gather_distinct_rows): the same columns of EuT = E_u^T (padded rows) and of
+  /// Q = W^T E_u^T (Wt: transposed_kernel).
+  void distinct_table(Index lo, Index m, const Matrix<T>& Eu, Matrix<T>& EuT, const Matrix<T>& Wt, Matrix<T>& Q) const {
+    const Index kH = this->param(0).cols();
+    eigen_assert(Eu.rows() >= lo + m && EuT.rows() >= D_ && EuT.cols() >= lo + m && Q.rows() == kH &&
+                 Q.cols() >= lo + m);
+    detail::transpose_into(detail::cols_of(Eu.middleRows(lo, m)), m, D_,
+                           detail::mutable_cols_of(EuT.middleCols(lo, m)));
+    detail::rec_mul_set(Wt.topRows(kH), EuT.block(0, lo, D_, m), Q.middleCols(lo, m));
   }
 
   /// The backward products over the distinct ids lo .. lo + m of a batch read through a table of distinct

@@ -853,7 +853,9 @@ class Sequential {
       for (auto& t : shared_)
         shared = t.members[0]->begin_shared_batch(x.data(), idx, b, input_shape_.steps, (b + n - 1) / n, n) || shared;
     }
+    shared_seconds_ = 0.0;
     const auto pieces = [&](bool forward) {
+      const auto start = std::chrono::steady_clock::now();
       pool_->run(n, [&](int k) {
         for (auto& t : shared_) {
           if (!t.table->active) continue;
@@ -864,16 +866,11 @@ class Sequential {
             r->shared_backward_piece(k, n);
         }
       });
-    };
-    shared_seconds_ = 0.0;
-    const auto timed_pieces = [&](bool forward) {
-      const auto start = std::chrono::steady_clock::now();
-      pieces(forward);
       shared_seconds_ += seconds_since(start);
     };
-    if (shared) timed_pieces(true);
+    if (shared) pieces(true);
     run_slices(b, [&](int k, Index s, Index e) { slice_train(k, x, y, idx + s, e - s, scale); });
-    if (shared) timed_pieces(false);
+    if (shared) pieces(false);
     std::pair<double, std::vector<double>> r{0.0, std::vector<double>(metrics_.size(), 0.0)};
     for (int k = 0; k < n; ++k) {
       const Worker& w = workers_[static_cast<std::size_t>(k)];
