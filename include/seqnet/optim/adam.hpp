@@ -66,25 +66,25 @@ class Adam final : public Optimizer<T> {
     v_.assign(static_cast<std::size_t>(n), T(0));
   }
 
-  // Eigen array expressions over blocks (see rmsprop.hpp: a plain loop with std::sqrt is not vectorised).
+  // One pass of packets over [begin, end) (detail::packetwise): all three statements per packet of values.
   void do_step(T* values, const T* grads, Index begin, Index end, Index t) override {
-    using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-    using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    namespace ei = Eigen::internal;
+    using P = typename ei::packet_traits<T>::type;
     const double td = static_cast<double>(t);
     // lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), in double: b^t for large t underflows gracefully to 0.
-    const T lr_t = static_cast<T>(this->learning_rate() * std::sqrt(1.0 - std::pow(opt_.beta_2, td)) /
-                                  (1.0 - std::pow(opt_.beta_1, td)));
-    const T b1 = static_cast<T>(opt_.beta_1), c1 = static_cast<T>(1.0 - opt_.beta_1);
-    const T b2 = static_cast<T>(opt_.beta_2), c2 = static_cast<T>(1.0 - opt_.beta_2);
-    const T eps = static_cast<T>(opt_.epsilon);
-    for (Index s = begin; s < end; s += detail::kOptimizerBlock) {
-      const Index len = std::min(detail::kOptimizerBlock, end - s);
-      Arr w(values + s, len), m(m_.data() + s, len), v(v_.data() + s, len);
-      CArr g(grads + s, len);
-      m = b1 * m + c1 * g;               // m = b1 m + (1-b1) g
-      v = b2 * v + c2 * g.square();      // v = b2 v + (1-b2) g^2
-      w -= lr_t * m / (v.sqrt() + eps);  // w -= lr_t m / (sqrt(v) + eps)
-    }
+    const P lr_t = ei::pset1<P>(static_cast<T>(this->learning_rate() * std::sqrt(1.0 - std::pow(opt_.beta_2, td)) /
+                                               (1.0 - std::pow(opt_.beta_1, td))));
+    const P b1 = ei::pset1<P>(static_cast<T>(opt_.beta_1)), c1 = ei::pset1<P>(static_cast<T>(1.0 - opt_.beta_1));
+    const P b2 = ei::pset1<P>(static_cast<T>(opt_.beta_2)), c2 = ei::pset1<P>(static_cast<T>(1.0 - opt_.beta_2));
+    const P eps = ei::pset1<P>(static_cast<T>(opt_.epsilon));
+    detail::packetwise(
+        begin, end, grads,
+        [&](const P& g, P& w, P& m, P& v) {
+          m = ei::padd(ei::pmul(b1, m), ei::pmul(c1, g));                             // m = b1 m + (1-b1) g
+          v = ei::padd(ei::pmul(b2, v), ei::pmul(c2, ei::pmul(g, g)));                // v = b2 v + (1-b2) g^2
+          w = ei::psub(w, ei::pdiv(ei::pmul(lr_t, m), ei::padd(ei::psqrt(v), eps)));  // w -= lr_t m / (sqrt(v) + eps)
+        },
+        values, m_.data(), v_.data());
   }
 
  private:

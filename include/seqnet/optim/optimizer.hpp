@@ -20,11 +20,16 @@
 #include "seqnet/core/error.hpp"
 #include "seqnet/core/types.hpp"
 
+#include <Eigen/Core>
+
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 namespace seqnet {
 
@@ -124,9 +129,50 @@ class Optimizer {
 };
 
 namespace detail {
-/// Length of the blocks the optimizers stream through: small enough that a block of every state array
-/// stays in L1 while several Eigen statements pass over it.
-constexpr Index kOptimizerBlock = 1024;
+template <typename P, typename F, std::size_t... I>
+inline void call_on_packets(F& f, const P& g, P* a, std::index_sequence<I...>) {
+  f(g, a[I]...);
+}
+
+/// Element-wise update of optimizer state over [begin, end), one SIMD packet at a time: f(g, a...) gets the
+/// packet of gradients and a reference to the packet of each array (in the order given), and updates them.
+/// Every value goes through the same packet code, the last partial packet too (copied into zero-padded packets
+/// and back), so a value's result depends neither on the arrays' addresses nor on where a piece of a partition
+/// starts. Eigen's array expressions would send the values before the first aligned address and after the
+/// last whole packet through scalar code, whose square root and rounding differ from the packet code's (with AVX
+/// or AVX-512, Eigen's packet square root is a reciprocal square root estimate refined by a Newton step): two models
+/// trained alike would then end up apart by a few ulps, depending on where the allocator put their arrays.
+template <typename T, typename F, typename... A>
+void packetwise(Index begin, Index end, const T* g, F&& f, A*... arrays) {
+  static_assert(sizeof...(A) > 0 && (std::is_same<A, T>::value && ...), "packetwise: arrays of T");
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr Index PS = ei::packet_traits<T>::size;
+  constexpr std::size_t N = sizeof...(A);
+  T* const ptr[N] = {arrays...};
+  P v[N];
+  Index i = begin;
+  for (; i + PS <= end; i += PS) {
+    const P gp = ei::ploadu<P>(g + i);
+    for (std::size_t k = 0; k < N; ++k) v[k] = ei::ploadu<P>(ptr[k] + i);
+    call_on_packets(f, gp, v, std::make_index_sequence<N>{});
+    for (std::size_t k = 0; k < N; ++k) ei::pstoreu(ptr[k] + i, v[k]);
+  }
+  if (i == end) return;
+  const Index r = end - i;
+  T gb[PS] = {};
+  T ab[N][PS] = {};
+  std::copy(g + i, g + end, gb);
+  for (std::size_t k = 0; k < N; ++k) {
+    std::copy(ptr[k] + i, ptr[k] + end, ab[k]);
+    v[k] = ei::ploadu<P>(ab[k]);
+  }
+  call_on_packets(f, ei::ploadu<P>(gb), v, std::make_index_sequence<N>{});
+  for (std::size_t k = 0; k < N; ++k) {
+    ei::pstoreu(ab[k], v[k]);
+    std::copy(ab[k], ab[k] + r, ptr[k] + i);
+  }
+}
 }  // namespace detail
 
 }  // namespace seqnet

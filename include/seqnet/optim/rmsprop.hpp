@@ -74,38 +74,60 @@ class RMSprop final : public Optimizer<T> {
     mg_.assign(opt_.centered ? sz : 0, T(0));
   }
 
-  // Eigen array expressions over blocks: std::sqrt in a plain loop is not vectorised by GCC unless
-  // -fno-math-errno, while Eigen's packet sqrt is, whatever the user's flags.
+  // One pass of packets over [begin, end) (detail::packetwise), one of four variants.
   void do_step(T* values, const T* grads, Index begin, Index end, Index) override {
-    using Arr = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-    using CArr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-    const T lr = static_cast<T>(this->learning_rate());
-    const T rho = static_cast<T>(opt_.rho), one_minus_rho = static_cast<T>(1.0 - opt_.rho);
-    const T eps = static_cast<T>(opt_.epsilon), momentum = static_cast<T>(opt_.momentum);
+    namespace ei = Eigen::internal;
+    using P = typename ei::packet_traits<T>::type;
+    const P lr = ei::pset1<P>(static_cast<T>(this->learning_rate()));
+    const P rho = ei::pset1<P>(static_cast<T>(opt_.rho)), one_minus_rho = ei::pset1<P>(static_cast<T>(1.0 - opt_.rho));
+    const P eps = ei::pset1<P>(static_cast<T>(opt_.epsilon)), momentum = ei::pset1<P>(static_cast<T>(opt_.momentum));
+    // ms = rho ms + (1-rho) g^2
+    auto mean_square = [&](const P& g, P& ms) {
+      ms = ei::padd(ei::pmul(rho, ms), ei::pmul(one_minus_rho, ei::pmul(g, g)));
+    };
+    // mg = rho mg + (1-rho) g; the denominator sqrt(ms - mg^2 + eps)
+    auto centered_denominator = [&](const P& g, const P& ms, P& mg) {
+      mg = ei::padd(ei::pmul(rho, mg), ei::pmul(one_minus_rho, g));
+      return ei::psqrt(ei::padd(ei::psub(ms, ei::pmul(mg, mg)), eps));
+    };
     const bool use_mom = opt_.momentum > 0.0;
-    for (Index s = begin; s < end; s += detail::kOptimizerBlock) {
-      const Index len = std::min(detail::kOptimizerBlock, end - s);
-      Arr w(values + s, len), ms(ms_.data() + s, len);
-      CArr g(grads + s, len);
-      ms = rho * ms + one_minus_rho * g.square();  // ms = rho ms + (1-rho) g^2
-      if (opt_.centered) {
-        Arr mg(mg_.data() + s, len);
-        mg = rho * mg + one_minus_rho * g;  // mg = rho mg + (1-rho) g
-        if (use_mom) {
-          Arr mom(mom_.data() + s, len);
-          mom =
-              momentum * mom + lr * g / (ms - mg.square() + eps).sqrt();  // mom = m mom + lr g / sqrt(ms - mg^2 + eps)
-          w -= mom;
-        } else {
-          w -= lr * g / (ms - mg.square() + eps).sqrt();  // w -= lr g / sqrt(ms - mg^2 + eps)
-        }
-      } else if (use_mom) {
-        Arr mom(mom_.data() + s, len);
-        mom = momentum * mom + lr * g / (ms + eps).sqrt();  // mom = m mom + lr g / sqrt(ms + eps)
-        w -= mom;
-      } else {
-        w -= lr * g / (ms + eps).sqrt();  // w -= lr g / sqrt(ms + eps)
-      }
+    if (opt_.centered && use_mom) {
+      detail::packetwise(
+          begin, end, grads,
+          [&](const P& g, P& w, P& ms, P& mg, P& mom) {
+            mean_square(g, ms);
+            const P d = centered_denominator(g, ms, mg);
+            mom = ei::padd(ei::pmul(momentum, mom), ei::pdiv(ei::pmul(lr, g), d));  // mom = m mom + lr g / d
+            w = ei::psub(w, mom);                                                   // w -= mom
+          },
+          values, ms_.data(), mg_.data(), mom_.data());
+    } else if (opt_.centered) {
+      detail::packetwise(
+          begin, end, grads,
+          [&](const P& g, P& w, P& ms, P& mg) {
+            mean_square(g, ms);
+            const P d = centered_denominator(g, ms, mg);
+            w = ei::psub(w, ei::pdiv(ei::pmul(lr, g), d));  // w -= lr g / sqrt(ms - mg^2 + eps)
+          },
+          values, ms_.data(), mg_.data());
+    } else if (use_mom) {
+      detail::packetwise(
+          begin, end, grads,
+          [&](const P& g, P& w, P& ms, P& mom) {
+            mean_square(g, ms);
+            // mom = m mom + lr g / sqrt(ms + eps); w -= mom
+            mom = ei::padd(ei::pmul(momentum, mom), ei::pdiv(ei::pmul(lr, g), ei::psqrt(ei::padd(ms, eps))));
+            w = ei::psub(w, mom);
+          },
+          values, ms_.data(), mom_.data());
+    } else {
+      detail::packetwise(
+          begin, end, grads,
+          [&](const P& g, P& w, P& ms) {
+            mean_square(g, ms);
+            w = ei::psub(w, ei::pdiv(ei::pmul(lr, g), ei::psqrt(ei::padd(ms, eps))));  // w -= lr g / sqrt(ms + eps)
+          },
+          values, ms_.data());
     }
   }
 
