@@ -51,14 +51,15 @@ struct Options {
   unsigned long long seed = 42;
   bool gemm = false;
   bool kernels = false;
-  std::string phase = "both";  // train, infer or both (one phase alone, for profiling)
+  std::string phase = "both";   // train, infer or both (one phase alone, for profiling)
+  bool flush_denormals = true;  // the library's default (SequentialOptions::flush_denormals)
 };
 
 [[noreturn]] void usage(const char* msg) {
   std::fprintf(stderr,
                "seqnet_bench: %s\n"
                "usage: seqnet_bench --config NAME [--threads N] [--seconds S] [--batch B] [--infer-batch B]\n"
-               "                    [--warmup K] [--seed S] [--phase train|infer|both]\n"
+               "                    [--warmup K] [--seed S] [--phase train|infer|both] [--flush-denormals on|off]\n"
                "       seqnet_bench --gemm [--threads N] [--seconds S]\n"
                "       seqnet_bench --kernels [--seconds S]\n"
                "configs: onehot_rnn emb_rnn emb_lstm emb_lstm2 emb_gru big_lstm big_bilstm\n",
@@ -102,6 +103,10 @@ Options parse(int argc, char** argv) {
     } else if (a == "--phase") {
       o.phase = value();
       if (o.phase != "train" && o.phase != "infer" && o.phase != "both") usage("--phase is train, infer or both");
+    } else if (a == "--flush-denormals") {
+      const std::string v = value();
+      if (v != "on" && v != "off") usage("--flush-denormals is on or off");
+      o.flush_denormals = v == "on";
     } else if (a == "--gemm") {
       o.gemm = true;
     } else if (a == "--kernels") {
@@ -422,9 +427,10 @@ ModelSpec spec_of(const std::string& name) {
 }
 
 /// Builds and compiles the configuration's model (shapes and optimizers as bench/torch_bench.py).
-seqnet::Sequential<float> make_model(const std::string& name, const ModelSpec& m, int threads, std::uint64_t seed) {
+seqnet::Sequential<float> make_model(const std::string& name, const ModelSpec& m, int threads, std::uint64_t seed,
+                                     bool flush_denormals) {
   using namespace seqnet;
-  Sequential<float> model(SequentialOptions{seed, threads, name});
+  Sequential<float> model(SequentialOptions{seed, threads, name, flush_denormals});
   Shape input = Shape::ids(m.steps);
   if (name == "onehot_rnn") {
     input = Shape::one_hot(m.steps, m.vocab);  // ids read as one-hot rows: a gather, no (B x T x V) tensor
@@ -479,7 +485,7 @@ std::vector<seqnet::Tensor<float>> random_ids(seqnet::Rng& rng, int count, long 
 int run_model(const Options& o) {
   constexpr int kDataBatches = 8;  // distinct synthetic batches, cycled (as torch_bench.py)
   const ModelSpec m = spec_of(o.config);
-  seqnet::Sequential<float> model = make_model(o.config, m, o.threads, o.seed);
+  seqnet::Sequential<float> model = make_model(o.config, m, o.threads, o.seed, o.flush_denormals);
 
   seqnet::Rng data_rng(o.seed + 1);
   const auto train_x = random_ids(data_rng, kDataBatches, o.batch, m.steps, m.vocab);
@@ -529,13 +535,13 @@ int run_model(const Options& o) {
       "\"train_batches\": %ld, \"infer_batches\": %ld, \"peak_rss_mb\": %.1f, \"params\": %ld, \"last_loss\": %.6f, "
       "\"train_slices_us\": %.2f, \"train_shared_us\": %.2f, \"train_update_us\": %.2f, \"train_imbalance_us\": %.2f, "
       "\"train_thread_busy_us\": %s, \"train_step_us_p10\": %.2f, \"train_step_us_p50\": %.2f, "
-      "\"infer_batch_us_p10\": %.2f, \"infer_batch_us_p50\": %.2f, \"simd\": \"%s\"}\n",
+      "\"infer_batch_us_p10\": %.2f, \"infer_batch_us_p50\": %.2f, \"flush_denormals\": %s, \"simd\": \"%s\"}\n",
       SEQNET_BENCH_VERSION_MAJOR, SEQNET_BENCH_VERSION_MINOR, SEQNET_BENCH_VERSION_PATCH, o.config.c_str(), o.threads,
       o.batch, o.infer_batch, static_cast<long>(m.steps), train.per_s * static_cast<double>(o.batch),
       infer.per_s * static_cast<double>(o.infer_batch), train.calls, infer.calls, peak_rss_mb(),
       static_cast<long>(model.num_params()), loss, st.slices * per_step, st.shared * per_step, st.update * per_step,
       st.imbalance * per_step, busy.c_str(), train.p10_us, train.p50_us, infer.p10_us, infer.p50_us,
-      Eigen::SimdInstructionSetsInUse());
+      model.flush_denormals() ? "true" : "false", Eigen::SimdInstructionSetsInUse());
   return 0;
 }
 

@@ -10,6 +10,11 @@
 /// A training step hands out work every few hundred microseconds, far less than it takes to wake a thread
 /// that sleeps on a condition variable on a busy machine. So idle workers, and the caller waiting for them,
 /// first spin for a short while (kSpin) on an atomic counter, and only then block.
+///
+/// Every task runs under the caller's floating-point control word (float_env.hpp): a worker takes the word
+/// that run()'s caller had, for the run, and restores its own afterwards.
+
+#include "seqnet/detail/float_env.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -75,6 +80,7 @@ class ThreadPool {
     }
     fn_ = &fn;
     total_ = n;
+    env_ = float_env();
     next_.store(workers() + 1, std::memory_order_relaxed);
     remaining_.store(n, std::memory_order_relaxed);
     finished_workers_.store(0, std::memory_order_relaxed);
@@ -158,9 +164,13 @@ class ThreadPool {
       }
       if (stopping_.load(std::memory_order_acquire)) return;
       seen = generation_.load(std::memory_order_acquire);
-      // The run does not end before this thread has counted itself finished, so fn_ and total_ stay valid.
-      if (own_task < total_) run_task(own_task);
-      drain();
+      // The run does not end before this thread has counted itself finished, so fn_, total_ and env_ stay
+      // valid.
+      {
+        const ScopedFloatEnv env(env_);
+        if (own_task < total_) run_task(own_task);
+        drain();
+      }
       if (finished_workers_.fetch_add(1, std::memory_order_acq_rel) + 1 == workers()) notify_done();
     }
   }
@@ -174,6 +184,7 @@ class ThreadPool {
   std::condition_variable work_cv_, done_cv_;
   const std::function<void(int)>* fn_ = nullptr;
   int total_ = 0;
+  FloatEnv env_ = 0;
   std::exception_ptr error_;
   alignas(kLine) std::atomic<std::uint64_t> generation_{0};
   std::atomic<bool> stopping_{false};

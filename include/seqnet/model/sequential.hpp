@@ -33,6 +33,7 @@
 #include "seqnet/core/tensor.hpp"
 #include "seqnet/core/types.hpp"
 #include "seqnet/detail/finite.hpp"
+#include "seqnet/detail/float_env.hpp"
 #include "seqnet/detail/projection.hpp"
 #include "seqnet/detail/thread_pool.hpp"
 #include "seqnet/layers/dense.hpp"
@@ -69,6 +70,9 @@ struct SequentialOptions {
   std::uint64_t seed = 0;  ///< seeds initialisation, shuffling and dropout
   int threads = 1;         ///< threads for training and inference (the batch is split between them)
   std::string name = "sequential";
+  /// Training and inference flush denormal numbers to zero, as TensorFlow (and so Keras) does on the CPU
+  /// (detail/float_env.hpp; docs/model.md, "Denormal numbers"). false: computed as usual, slower on Intel CPUs.
+  bool flush_denormals = true;
 };
 
 struct CompileOptions {
@@ -243,6 +247,9 @@ class Sequential {
   const std::string& name() const { return opt_.name; }
   std::uint64_t seed() const { return opt_.seed; }
   int threads() const { return opt_.threads; }
+  bool flush_denormals() const { return opt_.flush_denormals; }
+  /// Whether training and inference flush denormal numbers to zero (SequentialOptions::flush_denormals).
+  void set_flush_denormals(bool on) { opt_.flush_denormals = on; }
   /// The model's random generator (initialisation, shuffling, dropout seeds).
   Rng& rng() { return rng_; }
 
@@ -515,6 +522,7 @@ class Sequential {
     shape.push_back(output_shape_.features);
     Tensor<T> out(shape);
     const std::vector<Index> idx = iota(0, n);
+    const detail::ScopedFloatEnv env(compute_env());
     for (Index b0 = 0; b0 < n; b0 += batch_size) {
       const Index b = std::min(batch_size, n - b0);
       run_slices(b, [&](int k, Index s, Index e) {
@@ -793,6 +801,13 @@ class Sequential {
 
   // ---- the step -------------------------------------------------------------------------------------
 
+  // The floating-point control word of the model's computations: the caller's, with denormals flushed to
+  // zero unless the options say otherwise. The pool's workers take it from the caller of each run.
+  detail::FloatEnv compute_env() const {
+    const detail::FloatEnv env = detail::float_env();
+    return opt_.flush_denormals ? detail::flush_denormals(env) : env;
+  }
+
   // Splits b samples into contiguous slices, one per thread, and runs fn(k, begin, end) for each.
   template <class Fn>
   void run_slices(Index b, Fn&& fn) {
@@ -911,6 +926,7 @@ class Sequential {
   // Gradient of the batch (summed over threads into grads_); returns (loss sum, metric sums).
   std::pair<double, std::vector<double>> gradients_on(const Tensor<T>& x, const Tensor<T>& y, const Index* idx,
                                                       Index b) {
+    const detail::ScopedFloatEnv env(compute_env());
     auto r = slice_gradients(x, y, idx, b);
     sum_all_gradients(r.first);
     return r.second;
@@ -919,6 +935,7 @@ class Sequential {
   // A full step; returns the loss SUM of the batch and sets last_status_.
   double train_step(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index b,
                     std::vector<double>* metric_sums) {
+    const detail::ScopedFloatEnv env(compute_env());
     const auto start = std::chrono::steady_clock::now();
     draw_slice_seeds();
     const auto sr = slice_gradients(x, y, idx, b);
@@ -1027,6 +1044,7 @@ class Sequential {
   }
 
   EvalResult evaluate_indices(const Tensor<T>& x, const Tensor<T>& y, const Index* idx, Index n, Index batch_size) {
+    const detail::ScopedFloatEnv env(compute_env());
     double loss_sum = 0.0;
     std::vector<double> metric_sums(metrics_.size(), 0.0);
     for (Index b0 = 0; b0 < n; b0 += batch_size) {
