@@ -21,17 +21,91 @@ Differences from Keras that cannot be removed in PyTorch, and do not change the 
   - RMSprop: Keras divides by sqrt(ms + eps), PyTorch by sqrt(ms) + eps; eps is 1e-7 in both.
 The loss is binary cross-entropy on the logits of the last Dense layer (BCEWithLogitsLoss), the fused path
 that Keras and seqnet take for Dense(1, sigmoid) + binary cross-entropy. Inference applies the sigmoid.
+
+Two settings give PyTorch the speed a user who knows the machine gets (bench/README.md, "PyTorch's
+settings"); the JSON line reports both:
+  - OpenBLAS picks its kernels by the CPU's model number. A CPU newer than the OpenBLAS release (Debian 12's
+    0.3.21 does not know Intel's Xeons of 2023 and later) gets its generic Prescott (SSE3) kernels, a fraction
+    of the speed of its AVX-512 ones (bench/README.md). When the CPU has AVX2 or AVX-512 and
+    OpenBLAS chose a core without them, this script sets OPENBLAS_CORETYPE (Haswell or SkylakeX) before
+    PyTorch loads OpenBLAS. An OPENBLAS_CORETYPE already set is left as it is; --blas-core default keeps
+    OpenBLAS's own choice.
+  - Denormal numbers are flushed to zero (torch.set_flush_denormal(True)), as TensorFlow (Keras) and seqnet
+    do by default; PyTorch's default computes them, which made big_lstm's training an order of magnitude
+    slower on an Intel Xeon (bench/README.md). --flush-denormal off keeps PyTorch's default.
 """
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+# OpenBLAS core names whose kernels use AVX2 or AVX-512 (OpenBLAS' dynamic.c).
+_WIDE_CORES = {"Haswell", "Zen", "Excavator", "SkylakeX", "Cooperlake", "SapphireRapids"}
+
+
+def openblas_core():
+    """The core whose kernels the system's OpenBLAS picks in a new process, or None without OpenBLAS."""
+    code = ("import ctypes; l = ctypes.CDLL('libblas.so.3'); l.openblas_get_corename.restype = ctypes.c_char_p; "
+            "print(l.openblas_get_corename().decode())")
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (r.stdout.strip() or None) if r.returncode == 0 else None
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def choose_blas_core(mode):
+    """Sets OPENBLAS_CORETYPE when OpenBLAS would run generic kernels on a CPU with AVX2 or AVX-512 (see the
+    module comment); returns (core OpenBLAS picks by itself, core forced or None)."""
+    if mode == "default" or "OPENBLAS_CORETYPE" in os.environ:
+        return os.environ.get("OPENBLAS_CORETYPE") or openblas_core(), None
+    own = openblas_core()
+    if own is None or own in _WIDE_CORES:
+        return own, None
+    flags = cpu_flags()
+    forced = None
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"} <= flags:
+        forced = "SkylakeX"
+    elif {"avx2", "fma"} <= flags:
+        forced = "Haswell"
+    if forced:
+        os.environ["OPENBLAS_CORETYPE"] = forced
+    return own, forced
+
+
+def _blas_mode(argv):
+    for i, a in enumerate(argv):
+        if a == "--blas-core" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--blas-core="):
+            return a.split("=", 1)[1]
+    return "auto"
+
+
+# Before PyTorch loads OpenBLAS, which reads OPENBLAS_CORETYPE once.
+if __name__ == "__main__":
+    BLAS_CORE = choose_blas_core(_blas_mode(sys.argv[1:]))
+else:
+    BLAS_CORE = (None, None)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 # name: (kind, vocabulary, embedding dim, units, steps, optimizer)
 CONFIGS = {
@@ -141,11 +215,17 @@ def main(argv):
     p.add_argument("--infer-batch", type=int, default=256)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before each phase")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--flush-denormal", choices=["on", "off"], default="on",
+                   help="torch.set_flush_denormal (default on, as TensorFlow and seqnet; off: PyTorch's default)")
+    p.add_argument("--blas-core", choices=["auto", "default"], default="auto",
+                   help="auto: OPENBLAS_CORETYPE for the CPU's AVX2/AVX-512 when OpenBLAS would pick generic "
+                        "kernels (read before PyTorch loads); default: OpenBLAS's own choice")
     a = p.parse_args(argv)
     if a.threads < 1 or a.batch < 1 or a.infer_batch < 1 or a.seconds <= 0:
         p.error("--threads, --batch, --infer-batch must be >= 1 and --seconds > 0")
 
     start_rss = rss_now_mb()
+    flush = torch.set_flush_denormal(a.flush_denormal == "on") and a.flush_denormal == "on"
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     kind, vocab, emb, units, steps, opt_name = CONFIGS[a.config]
@@ -199,6 +279,9 @@ def main(argv):
         "peak_rss_mb": round(peak_mb, 1),
         "start_rss_mb": round(start_rss, 1),
         "blas": blas_library(),
+        "blas_core": os.environ.get("OPENBLAS_CORETYPE") or BLAS_CORE[0],
+        "blas_core_forced": BLAS_CORE[1] is not None,
+        "flush_denormal": flush,
     }))
     return 0
 
