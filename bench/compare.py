@@ -172,6 +172,17 @@ def main(argv):
             w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 c, t, fmt(st), fmt(pt), fmt(ratio(st, pt), 2) + ("x" if ratio(st, pt) else ""),
                 fmt(si), fmt(pi), fmt(ratio(si, pi), 2) + ("x" if ratio(si, pi) else ""), fmt(sm, 1), fmt(pm, 1)))
+    w("")
+    w("The same ratios by the fastest tenth of the single calls' times (PyTorch's over seqnet's: training steps "
+      "of the batch, inference batches; medians over the rounds), which a host's slow spells move least:")
+    w("")
+    w("| config | threads | train ratio, fastest tenth | infer ratio, fastest tenth |")
+    w("|---|---:|---:|---:|")
+    for c in configs:
+        for t in threads:
+            tr = ratio(med("pytorch", c, t, "train_step_us_p10"), med("seqnet", c, t, "train_step_us_p10"))
+            ir = ratio(med("pytorch", c, t, "infer_batch_us_p10"), med("seqnet", c, t, "infer_batch_us_p10"))
+            w("| %s | %d | %s | %s |" % (c, t, fmt(tr, 2) + ("x" if tr else ""), fmt(ir, 2) + ("x" if ir else "")))
     if errors:
         w("")
         for (fw, c, t), err in sorted(errors.items()):
