@@ -71,7 +71,7 @@ def cpu_flags():
 
 def choose_blas_core(mode):
     """Sets OPENBLAS_CORETYPE when OpenBLAS would run generic kernels on a CPU with AVX2 or AVX-512 (see the
-    module comment); returns (core OpenBLAS picks by itself, core forced or None)."""
+    module comment); returns (the core whose kernels run, the core forced or None)."""
     if mode == "default" or "OPENBLAS_CORETYPE" in os.environ:
         return os.environ.get("OPENBLAS_CORETYPE") or openblas_core(), None
     own = openblas_core()
@@ -85,27 +85,8 @@ def choose_blas_core(mode):
         forced = "Haswell"
     if forced:
         os.environ["OPENBLAS_CORETYPE"] = forced
-    return own, forced
+    return forced or own, forced
 
-
-def _blas_mode(argv):
-    for i, a in enumerate(argv):
-        if a == "--blas-core" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--blas-core="):
-            return a.split("=", 1)[1]
-    return "auto"
-
-
-# Before PyTorch loads OpenBLAS, which reads OPENBLAS_CORETYPE once.
-if __name__ == "__main__":
-    BLAS_CORE = choose_blas_core(_blas_mode(sys.argv[1:]))
-else:
-    BLAS_CORE = (None, None)
-
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 # name: (kind, vocabulary, embedding dim, units, steps, optimizer)
 CONFIGS = {
@@ -119,6 +100,36 @@ CONFIGS = {
 }
 
 DATA_BATCHES = 8  # distinct synthetic batches, cycled
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", required=True, choices=sorted(CONFIGS))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=5.0, help="time budget of each phase (train, infer)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--infer-batch", type=int, default=256)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps before each phase")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--flush-denormal", choices=["on", "off"], default="on",
+                   help="torch.set_flush_denormal (default on, as TensorFlow and seqnet; off: PyTorch's default)")
+    p.add_argument("--blas-core", choices=["auto", "default"], default="auto",
+                   help="auto: OPENBLAS_CORETYPE for the CPU's AVX2/AVX-512 when OpenBLAS would pick generic "
+                        "kernels (read before PyTorch loads); default: OpenBLAS's own choice")
+    return p
+
+
+# The arguments are read before PyTorch loads OpenBLAS, which reads OPENBLAS_CORETYPE once.
+if __name__ == "__main__":
+    PARSER = build_parser()
+    ARGS = PARSER.parse_args()
+    if ARGS.threads < 1 or ARGS.batch < 1 or ARGS.infer_batch < 1 or ARGS.seconds <= 0:
+        PARSER.error("--threads, --batch, --infer-batch must be >= 1 and --seconds > 0")
+    BLAS_CORE = choose_blas_core(ARGS.blas_core)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class Net(nn.Module):
@@ -212,26 +223,11 @@ def timed_loop(step, batch, seconds, warmup):
     return n * batch / elapsed, n, ordered[n // 10], ordered[n // 2]
 
 
-def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", required=True, choices=sorted(CONFIGS))
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seconds", type=float, default=5.0, help="time budget of each phase (train, infer)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--infer-batch", type=int, default=256)
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps before each phase")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--flush-denormal", choices=["on", "off"], default="on",
-                   help="torch.set_flush_denormal (default on, as TensorFlow and seqnet; off: PyTorch's default)")
-    p.add_argument("--blas-core", choices=["auto", "default"], default="auto",
-                   help="auto: OPENBLAS_CORETYPE for the CPU's AVX2/AVX-512 when OpenBLAS would pick generic "
-                        "kernels (read before PyTorch loads); default: OpenBLAS's own choice")
-    a = p.parse_args(argv)
-    if a.threads < 1 or a.batch < 1 or a.infer_batch < 1 or a.seconds <= 0:
-        p.error("--threads, --batch, --infer-batch must be >= 1 and --seconds > 0")
-
+def main(a):
+    """Trains and runs a.config (arguments of build_parser, already checked) and prints the JSON line."""
     start_rss = rss_now_mb()
-    flush = torch.set_flush_denormal(a.flush_denormal == "on") and a.flush_denormal == "on"
+    want_flush = a.flush_denormal == "on"
+    flush = want_flush and torch.set_flush_denormal(True)  # False where the CPU cannot
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     kind, vocab, emb, units, steps, opt_name = CONFIGS[a.config]
@@ -289,7 +285,7 @@ def main(argv):
         "peak_rss_mb": round(peak_mb, 1),
         "start_rss_mb": round(start_rss, 1),
         "blas": blas_library(),
-        "blas_core": os.environ.get("OPENBLAS_CORETYPE") or BLAS_CORE[0],
+        "blas_core": BLAS_CORE[0],
         "blas_core_forced": BLAS_CORE[1] is not None,
         "flush_denormal": flush,
     }))
@@ -297,4 +293,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(ARGS))

@@ -3,9 +3,10 @@
 /// The thread's floating-point control word, and a scope that sets it. Sequential's training and inference
 /// run with denormal (subnormal) numbers flushed to zero, as TensorFlow, and so Keras, does on the CPU: a
 /// multiplication whose result or operand is denormal costs a microcode assist of about a hundred cycles on
-/// Intel cores, and backpropagation through time drives gradients through the denormal range (the gain is
-/// measured in docs/performance.md). The thread pool runs each task
-/// under its caller's control word (thread_pool.hpp), so the workers flush exactly when the caller does.
+/// Intel cores, and backpropagation through time drives gradients through the denormal range (PyTorch, which
+/// computes them, trained big_lstm an order of magnitude slower on an Intel Xeon: bench/README.md; seqnet's
+/// own benchmarks showed no difference: docs/model.md). The thread pool runs each task under its caller's
+/// control word (thread_pool.hpp), so the workers flush exactly when the caller does.
 ///
 /// On x86 the control word is MXCSR's control bits: FTZ (bit 15) writes a denormal result as zero, DAZ (bit 6)
 /// reads a denormal operand as zero; both cover float and double in SSE and AVX code. MXCSR's six sticky
@@ -63,9 +64,8 @@ inline FloatEnv flush_denormals(FloatEnv env) {
 /// when an exception leaves the scope). Writes the register only when the word changes.
 class ScopedFloatEnv {
  public:
-  explicit ScopedFloatEnv(FloatEnv env) : saved_(float_env()) {
-    if (env != saved_) set_float_env(env);
-    changed_ = env != saved_;
+  explicit ScopedFloatEnv(FloatEnv env) : saved_(float_env()), changed_(env != saved_) {
+    if (changed_) set_float_env(env);
   }
   ScopedFloatEnv(const ScopedFloatEnv&) = delete;
   ScopedFloatEnv& operator=(const ScopedFloatEnv&) = delete;
@@ -75,7 +75,7 @@ class ScopedFloatEnv {
 
  private:
   FloatEnv saved_;
-  bool changed_ = false;
+  bool changed_;
 };
 
 }  // namespace detail
