@@ -394,6 +394,34 @@ int run_kernels(const Options& o) {
         static_cast<long>(T), static_cast<long>(B), static_cast<long>(D), static_cast<long>(H), hu, hu_packed,
         dgu_packed, xw_packed, gflop / hu, gflop / hu_packed, gflop / dgu_packed, gflop / xw_packed);
   }
+  {
+    // The products over a batch's distinct ids at big_lstm's shapes (D = 128, kH = 512; U = 3,600 ids, a
+    // thread's share at 2 threads): Q = W^T E_u^T (forward) and, per chunk of kDistinctChunk ids,
+    // dW += E_u^T dP and dE_u = dP W^T (backward), as Recurrent::distinct_table and distinct_weight_grads call
+    // them; and dU += H_prev^T dG over 200 steps of 64 samples.
+    const Index D = 128, kH = 512, U = 3600, c = detail::kDistinctChunk, K = 200 * 64;
+    const Mat Wt = Mat::Random(detail::padded_rows<float>(kH), D), EuT = Mat::Random(detail::padded_rows<float>(D), U);
+    const Mat dP = Mat::Random(detail::padded_rows<float>(c), kH);
+    const Mat Hp = Mat::Random(detail::padded_rows<float>(K), D), dG = Mat::Random(detail::padded_rows<float>(K), kH);
+    Mat Q(kH, U), dW = Mat::Zero(D, kH), dEu(c, D);
+    const double q = time_us([&] { detail::rec_mul_set(Wt.topRows(kH), EuT.leftCols(U), Q); }, s);
+    const double dw = time_us(
+        [&] {
+          detail::small_gemm(D, kH, c, EuT.data(), EuT.outerStride(), dP.data(), Index(1), dP.outerStride(), dW.data(),
+                             D, true);
+        },
+        s);
+    const double de = time_us([&] { detail::rec_mul_set(dP.topRows(c), Wt.topRows(kH), dEu); }, s);
+    const double du = time_us([&] { detail::tn_mul_acc(Hp.topRows(K), dG.topRows(K), dW); }, s);
+    const auto gf = [](double flop, double us) { return flop * 1e-3 / us; };
+    std::printf(
+        "{\"mode\": \"kernels\", \"distinct\": %ld, \"D\": %ld, \"kH\": %ld, \"chunk\": %ld, \"Q_us\": %.1f, "
+        "\"dW_chunk_us\": %.2f, \"dEu_chunk_us\": %.2f, \"dU_rows\": %ld, \"dU_us\": %.1f, \"gflops\": [%.1f, %.1f, "
+        "%.1f, %.1f]}\n",
+        static_cast<long>(U), static_cast<long>(D), static_cast<long>(kH), static_cast<long>(c), q, dw, de,
+        static_cast<long>(K), du, gf(2.0 * kH * D * U, q), gf(2.0 * D * kH * c, dw), gf(2.0 * c * kH * D, de),
+        gf(2.0 * K * D * kH, du));
+  }
   const Index T = 100, B = 256, H = 8;
   const Mat S = Mat::Random(2 * B, H), U = Mat::Random(H, 4 * H);
   for (bool padded : {false, true}) {

@@ -101,10 +101,11 @@ inline Index gemm_tile_width(Index j0, Index end) {
 /// measured (B = 32, 64, 256; H = 8, 32, 128; float, AVX-512 and AVX2): Eigen packs both operands on every call, a cost
 /// the short k loops do not amortise (AVX-512: H = 8, B = 64: h U 0.40 us against 0.59; H = 128, B = 64: 74 us against
 /// 94; AVX2: H = 128, B = 64: 112 us against 161). Rows beyond the last full packet go through Eigen.
+/// `packed`: m is a PackedRhs block; `cols_outer`: the tiles go column tile by column tile (see below).
 template <typename T>
 inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk, Index msj,
-                             T* C, Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1,
-                             bool packed = false) {
+                             T* C, Index ldc, bool accumulate, const T* b = nullptr, Index bs = 1, bool packed = false,
+                             bool cols_outer = false) {
   constexpr int PS = Eigen::internal::packet_traits<T>::size;
   constexpr int NR = kGemmTileCols;
   if (K == 0) {  // C += nothing, or C = the bias (A and M may be null: no pointer is formed from them)
@@ -121,38 +122,56 @@ inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda
     gemm_tile<R, W>(r0, K, A, lda, packed ? m + j0 * K : m + j0 * msj, packed ? Index(W) : msk, packed ? 1 : msj,
                     C + j0 * ldc, ldc, accumulate, b ? b + j0 * bs : nullptr, bs);
   };
-  // Columns c0 .. c0 + nc of one block of `mr` packets of rows from r0, in the tiles of gemm_tile_width (the
-  // rule PackedRhs lays its tiles out by).
+  // f(w, j0) for the column tiles from c0 to `end`, in the widths of gemm_tile_width (the rule PackedRhs lays
+  // its tiles out by), w as a compile-time constant.
   static_assert(NR > 4, "the tile widths are NR, 4, 2 and 1");
-  const auto row_block = [&](auto mr, Index r0, Index c0, Index nc) {
-    const Index end = c0 + nc;
+  const auto for_tiles = [](Index c0, Index end, auto&& f) {
     for (Index j0 = c0, w = 0; j0 < end; j0 += w) {
       w = gemm_tile_width(j0, end);
       if (w == NR)
-        tile(mr, std::integral_constant<int, NR>{}, r0, j0);
+        f(std::integral_constant<int, NR>{}, j0);
       else if (w == 4)
-        tile(mr, std::integral_constant<int, 4>{}, r0, j0);
+        f(std::integral_constant<int, 4>{}, j0);
       else if (w == 2)
-        tile(mr, std::integral_constant<int, 2>{}, r0, j0);
+        f(std::integral_constant<int, 2>{}, j0);
       else
-        tile(mr, std::integral_constant<int, 1>{}, r0, j0);
+        f(std::integral_constant<int, 1>{}, j0);
     }
   };
-  // Every block of rows reads all of M. When M is larger than kMBlockBytes (the projections over a batch's
-  // distinct ids: P^T = W^T E_u^T with M = E_u^T, 128 x 7,000 floats and more; dE_u^T = W dP^T with M = dP^T),
-  // the columns go in panels of M of about kMPanelBytes, each read from memory once and then from L2 by all
-  // the row blocks, instead of M streaming from memory once per block of rows.
-  constexpr Index kMBlockBytes = 256 * 1024, kMPanelBytes = 128 * 1024, kAlign = 24;  // 24: whole 6- and 8-column tiles
-  const Index mbytes = K * n * static_cast<Index>(sizeof(T));
-  const Index nb = mbytes > kMBlockBytes && rows > 2 * PS && K > 0
-                       ? std::max(kAlign, kMPanelBytes / (K * static_cast<Index>(sizeof(T))) / kAlign * kAlign)
-                       : n;
   const Index full_rows = rows / PS * PS;
-  for (Index c0 = 0; c0 < n; c0 += nb) {
-    const Index nc = std::min(nb, n - c0);
+  // The blocks of rows of one column tile: its K x w values of M go to L1 once, and every block of rows of
+  // A reads them there.
+  const auto column_tile = [&](auto w, Index j0) {
     Index r0 = 0;
-    for (; r0 + 2 * PS <= full_rows; r0 += 2 * PS) row_block(std::integral_constant<int, 2>{}, r0, c0, nc);
-    for (; r0 < full_rows; r0 += PS) row_block(std::integral_constant<int, 1>{}, r0, c0, nc);
+    for (; r0 + 2 * PS <= full_rows; r0 += 2 * PS) tile(std::integral_constant<int, 2>{}, w, r0, j0);
+    for (; r0 < full_rows; r0 += PS) tile(std::integral_constant<int, 1>{}, w, r0, j0);
+  };
+  // By rows, each block of rows of A (2 packets x K, in L1) reads all of M, from L2; by columns, each
+  // column tile of M (K x w, in L1) is read by all of A, from L2. By columns when the caller asks for it, or
+  // when M is larger than kMBlockBytes and A at most kABlockBytes (P^T = W^T E_u^T over a batch's distinct
+  // ids: M = E_u^T, 128 x 7,000 floats and more; A = W^T, 512 x 128): M then streams from memory once
+  // instead of once per block of rows. By rows, with M in panels of kMPanelBytes (each read from memory once
+  // and then from L2 by every block of rows), that product ran at 123, 123 and 73 GFLOP/s against 169, 87
+  // and 137 by columns (`seqnet_bench --kernels`, "Q_us" at 3,600 ids, three runs of each build in turn on
+  // the Xeon machine, 2026-12-08, whose speed moves from run to run); panels remain for an M that large with
+  // an A larger than kABlockBytes.
+  constexpr Index kMBlockBytes = 256 * 1024, kMPanelBytes = 128 * 1024, kABlockBytes = 512 * 1024;
+  constexpr Index kAlign = 24;  // whole 6- and 8-column tiles
+  const Index mbytes = K * n * static_cast<Index>(sizeof(T)), abytes = rows * K * static_cast<Index>(sizeof(T));
+  if (cols_outer || (mbytes > kMBlockBytes && abytes <= kABlockBytes)) {
+    for_tiles(0, n, column_tile);
+  } else {
+    const Index nb = mbytes > kMBlockBytes && rows > 2 * PS
+                         ? std::max(kAlign, kMPanelBytes / (K * static_cast<Index>(sizeof(T))) / kAlign * kAlign)
+                         : n;
+    for (Index c0 = 0; c0 < n; c0 += nb) {
+      const Index end = std::min(c0 + nb, n);
+      Index r0 = 0;
+      for (; r0 + 2 * PS <= full_rows; r0 += 2 * PS)
+        for_tiles(c0, end, [&](auto w, Index j0) { tile(std::integral_constant<int, 2>{}, w, r0, j0); });
+      for (; r0 < full_rows; r0 += PS)
+        for_tiles(c0, end, [&](auto w, Index j0) { tile(std::integral_constant<int, 1>{}, w, r0, j0); });
+    }
   }
   if (full_rows == rows) return;
   // Rows beyond the last full packet: through Eigen, or, packed, one value at a time tile by tile.
@@ -390,25 +409,33 @@ inline void small_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, 
   }
 }
 
-/// small_gemm accumulating into C, kept out of line for packed_gemm_tn_acc's blocks. Inlined there (as GCC 12
-/// chose at de3501f), the one-packet row tiles ran out of vector registers, their multiply-adds read spilled
-/// values from the stack, and the product took twice as long whenever m was not a multiple of 32
-/// (`seqnet_bench --kernels`, 2026-11-28: K = 6400, m = 16, n = 32: 171 to 185 us inlined, 74 to 79 us out
-/// of line; K = 500, m = 16, n = 32: 13.6 to 13.9 against 6.8 to 7.3).
+/// C += A M over one block of k, column tile by column tile (small_gemm_block with cols_outer), for
+/// packed_gemm_tn_acc's blocks; kept out of line. Inlined there (as GCC 12 chose at de3501f), the one-packet
+/// row tiles ran out of vector registers, their multiply-adds read spilled values from the stack, and the
+/// product took twice as long whenever m was not a multiple of 32 (`seqnet_bench --kernels`, 2026-11-28:
+/// K = 6400, m = 16, n = 32: 171 to 185 us inlined, 74 to 79 us out of line; K = 500, m = 16, n = 32: 13.6 to
+/// 13.9 against 6.8 to 7.3).
 template <typename T>
-EIGEN_DONT_INLINE void small_gemm_acc(Index rows, Index n, Index K, const T* A, Index lda, const T* m, Index msk,
-                                      Index msj, T* C, Index ldc) {
-  small_gemm(rows, n, K, A, lda, m, msk, msj, C, ldc, true);
+EIGEN_DONT_INLINE void small_gemm_acc_by_columns(Index rows, Index n, Index K, const T* A, Index lda, const T* m,
+                                                 Index msk, Index msj, T* C, Index ldc) {
+  small_gemm_block(rows, n, K, A, lda, m, msk, msj, C, ldc, true, static_cast<const T*>(nullptr), Index(1), false,
+                   true);
 }
 
 /// C(i, j) += sum_k A(k, i) B(k, j), as small_gemm_tn_acc, for larger m: k runs in blocks of kKc rows; each
 /// block of A is transposed (transpose_into) into At (column stride padded_rows), m rows rounded up to whole
-/// SIMD packets by zero rows,
-/// and At times the block of B, read in place (M(k, j) = B(k0 + k, j)), goes through small_gemm's register
-/// tiles, which keep 2 packets x 8 (AVX-512) or 6 (AVX2) columns of C in registers over the block's k. The transpose
-/// costs m values per 2 m n multiply-adds. Faster than Eigen's GEMM at every shape of `seqnet_bench --kernels` with m
-/// and n above 8 (float, AVX-512: K = 12800, m = 128, n = 512, the weight gradients of a 128-unit LSTM over 200 steps
-/// of 64 samples: 18.1 ms against 24.2; m = 16, n = 32, K = 500: 6.8 us against 7.2).
+/// SIMD packets by zero rows, and At times the block of B, read in place (M(k, j) = B(k0 + k, j)), goes
+/// through small_gemm_block's register tiles, which keep 2 packets x 8 (AVX-512) or 6 (AVX2) columns of C in
+/// registers over the block's k. The transpose costs m values per 2 m n multiply-adds. The block's product
+/// runs column tile by column tile, with all kKc values of k at once: each tile's kKc x w values of B, read
+/// from w columns far apart, go to L1 once and serve every block of rows of At (m x kKc, in L2). Row block
+/// by row block, in small_gemm's blocks of 128 values of k, each block of rows read all of B's block from
+/// L2, eight columns far apart at a time: `seqnet_bench --kernels` on the Xeon machine (2026-12-08, three
+/// runs of each build in turn) had K = 12800, m = 128, n = 512 (dU of a 128-unit LSTM over 200 steps of 64
+/// samples) at 88, 90 and 81 GFLOP/s that way (Eigen's GEMM in the same runs: 116, 115, 106) and at 125, 80
+/// and 120 now (Eigen: 118, 79, 102). Faster than Eigen's GEMM at every shape of `seqnet_bench --kernels`
+/// with m and n above 8 on the Zen 4 machine, with the earlier order (K = 12800, m = 128, n = 512: 18.1 ms
+/// against 24.2; m = 16, n = 32, K = 500: 6.8 us against 7.2).
 template <typename T>
 inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                                Index ldc) {
@@ -423,7 +450,8 @@ inline void packed_gemm_tn_acc(Index m, Index n, Index K, const T* A, Index lda,
   for (Index k0 = 0; k0 < K; k0 += kKc) {
     const Index kc = std::min(kKc, K - k0);
     transpose_into(Cols<const T>{A + k0, lda}, kc, m, Cols<T>{At.data(), ld});  // At(0..m, 0..kc) = A(k0.., :)^T
-    small_gemm_acc(mp, n, kc, At.data(), ld, B + k0, Index(1), ldb, padded ? Cp.data() : C, padded ? mp : ldc);
+    small_gemm_acc_by_columns(mp, n, kc, At.data(), ld, B + k0, Index(1), ldb, padded ? Cp.data() : C,
+                              padded ? mp : ldc);
   }
   if (padded) Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>>(C, m, n, Eigen::OuterStride<>(ldc)) += Cp.topRows(m);
 }
