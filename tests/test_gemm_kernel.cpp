@@ -108,14 +108,16 @@ void check_packed_tn_shapes(double tol) {
         check_tn_case<T>(K, m, n, rng, tol, [](auto... a) { detail::packed_gemm_tn_acc<T>(a...); });
 }
 
-// Right-hand matrices of more than 256 KiB, which the kernel takes in column panels (the last one partial),
-// with rows of full tiles, single-packet tiles and a tail; and the products over several k blocks, with the
-// right-hand operand read transposed (M(k, j) at k * n + j, as dP^T from the scatter's workspace).
+// Right-hand matrices of more than 256 KiB, which the kernel takes column tile by column tile when the
+// left-hand block has at most 512 KiB (9, 17 and 40 rows) and otherwise in column panels, the last one
+// partial (2,100 rows), with rows of full tiles, single-packet tiles and a tail; and the products over
+// several k blocks, with the right-hand operand read transposed (M(k, j) at k * n + j, as dP^T from the
+// scatter's workspace).
 template <typename T>
 void check_panels(double tol) {
   Rng rng(14);
   const Index per_kib = 1024 / static_cast<Index>(sizeof(T));
-  for (Index rows : {9, 17, 40})
+  for (Index rows : {9, 17, 40, 2100})
     for (Index K : {Index(64), Index(300)}) {
       const Index n = 256 * per_kib / K + 37;  // just over 256 KiB of M
       const Matrix<T> Afull = random_matrix<T>(rows + 5, K, rng);
@@ -246,10 +248,10 @@ TEST_CASE("Recurrent kernel: C += A M equals Eigen's product (double)", "[kernel
 
 TEST_CASE("Recurrent kernel: C += A M equals Eigen's product (float)", "[kernel]") { check_shapes<float>(1e-5); }
 
-TEST_CASE("Recurrent kernel: large right-hand matrices in column panels, and k blocks (double)", "[kernel]") {
+TEST_CASE("Recurrent kernel: wide right-hand matrices by column tiles or panels, and k blocks (double)", "[kernel]") {
   check_panels<double>(1e-12);
 }
-TEST_CASE("Recurrent kernel: large right-hand matrices in column panels, and k blocks (float)", "[kernel]") {
+TEST_CASE("Recurrent kernel: wide right-hand matrices by column tiles or panels, and k blocks (float)", "[kernel]") {
   check_panels<float>(1e-4);
 }
 
