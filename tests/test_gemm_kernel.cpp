@@ -112,7 +112,7 @@ void check_packed_tn_shapes(double tol) {
 // left-hand block has at most 512 KiB (9, 17 and 40 rows) and otherwise in column panels, the last one
 // partial (2,100 rows), with rows of full tiles, single-packet tiles and a tail; and the products over
 // several k blocks, with the right-hand operand read transposed (M(k, j) at k * n + j, as dP^T from the
-// scatter's workspace).
+// scatter's workspace); M packed too.
 template <typename T>
 void check_panels(double tol) {
   Rng rng(14);
@@ -138,6 +138,12 @@ void check_panels(double tol) {
         CHECK(C->row(0) == C0.row(0));
         CHECK(C->bottomRows(2) == C0.bottomRows(2));
       }
+      // The same M packed (a recurrent kernel of a wide layer), which takes the same order.
+      detail::PackedRhs<T> P;
+      P.pack(M);
+      Matrix<T> C4 = C0;
+      detail::rec_mul_acc(A, P, C4.middleRows(1, rows));
+      CHECK(C4.middleRows(1, rows).isApprox(want, tol));
     }
   // k in blocks (kc values each): one block, a block and one value, several blocks and a part; the first
   // block sets C (to the bias, or zero), the later ones add to it.

@@ -77,7 +77,9 @@ inline constexpr int kGemmTileCols = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 3
 /// The width of the register tile that small_gemm_block starts at column j0 of a product whose columns end at
 /// `end`: NR columns at a time, then 4, 2 and 1; with NR = 6 the last 8 columns go as 4 + 4 (a 2-column tile
 /// has too few accumulators to keep the FMA pipes busy: an 8-unit GRU's dG U^T at every step). The tiles
-/// do not depend on the column panels, whose bounds are multiples of 24 (whole 6- and 8-column tiles).
+/// are those of the whole product wherever small_gemm_block's column panels start and end (it cuts them at
+/// tile boundaries): with widths taken to each panel's end, the 4 + 4 of a product of 24 k + 2 columns
+/// straddled the last panel's start, and a packed right-hand matrix was read in the wrong tiles.
 inline Index gemm_tile_width(Index j0, Index end) {
   constexpr int NR = kGemmTileCols;
   if (j0 + NR <= end && (NR != 6 || end - j0 != 8)) return NR;
@@ -122,12 +124,13 @@ inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda
     gemm_tile<R, W>(r0, K, A, lda, packed ? m + j0 * K : m + j0 * msj, packed ? Index(W) : msk, packed ? 1 : msj,
                     C + j0 * ldc, ldc, accumulate, b ? b + j0 * bs : nullptr, bs);
   };
-  // f(w, j0) for the column tiles from c0 to `end`, in the widths of gemm_tile_width (the rule PackedRhs lays
-  // its tiles out by), w as a compile-time constant.
+  // f(w, j0) for the column tiles from c0 to `end` (both tile boundaries), w as a compile-time constant. The
+  // tiles are those of gemm_tile_width over all n columns, the layout PackedRhs packs by, wherever a panel of
+  // columns (below) starts or ends.
   static_assert(NR > 4, "the tile widths are NR, 4, 2 and 1");
-  const auto for_tiles = [](Index c0, Index end, auto&& f) {
+  const auto for_tiles = [n](Index c0, Index end, auto&& f) {
     for (Index j0 = c0, w = 0; j0 < end; j0 += w) {
-      w = gemm_tile_width(j0, end);
+      w = gemm_tile_width(j0, n);
       if (w == NR)
         f(std::integral_constant<int, NR>{}, j0);
       else if (w == 4)
@@ -164,8 +167,8 @@ inline void small_gemm_block(Index rows, Index n, Index K, const T* A, Index lda
     const Index nb = mbytes > kMBlockBytes && rows > 2 * PS
                          ? std::max(kAlign, kMPanelBytes / (K * static_cast<Index>(sizeof(T))) / kAlign * kAlign)
                          : n;
-    for (Index c0 = 0; c0 < n; c0 += nb) {
-      const Index end = std::min(c0 + nb, n);
+    for (Index c0 = 0, end = 0; c0 < n; c0 = end) {
+      while (end < std::min(c0 + nb, n)) end += gemm_tile_width(end, n);  // the panel ends at a tile boundary
       Index r0 = 0;
       for (; r0 + 2 * PS <= full_rows; r0 += 2 * PS)
         for_tiles(c0, end, [&](auto w, Index j0) { tile(std::integral_constant<int, 2>{}, w, r0, j0); });
